@@ -6,17 +6,10 @@ never see Acme's data.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+import pytest
 
-os.environ.setdefault("KITH_JOBS_RUNNER", "immediate")
-os.environ.setdefault("KITH_DATA_DIR", str(Path(__file__).resolve().parent / "var"))
-os.environ.setdefault("KITH_LOG_FORMAT", "plain")
-os.environ.setdefault("KITH_LOG_LEVEL", "WARNING")
-os.environ.setdefault("KITH_EMAIL_VERIFICATION", "mandatory")
-Path(os.environ["KITH_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
-
-import pytest  # noqa: E402
+# Environment defaults (immediate job runner, data dir, log format) come from the kith.pytest_env plugin, which
+# pytest.ini loads before pytest-django reads the settings.
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -21,6 +21,8 @@ class Job(models.Model):
     # stops renewing it, and any runner may claim the row again once the lease has expired.
     lease_until = models.DateTimeField(null=True, blank=True)
     claimed_by = models.CharField(max_length=100, blank=True)
+    # Incremented by every claim, so (id, attempts) names one claim: a worker that overran its lease and lost the
+    # row to another worker can no longer mark it done or failed (see kith.core.jobs.runner).
     attempts = models.PositiveIntegerField(default=0)
     max_attempts = models.PositiveIntegerField(default=5)
     lease_seconds = models.PositiveIntegerField(default=300)
@@ -33,6 +35,8 @@ class Job(models.Model):
             # The claim query: due queued rows, and running rows whose lease expired, oldest first.
             models.Index(fields=["status", "run_at"], name="job_due_idx"),
             models.Index(fields=["status", "lease_until"], name="job_lease_idx"),
+            # The sweeper's prune: finished rows older than the retention.
+            models.Index(fields=["status", "finished_at"], name="job_finished_idx"),
         ]
 
     def __str__(self) -> str:
