@@ -1,0 +1,30 @@
+"""``manage.py kith_demo``: fill the database with a demo workspace; safe to run any number of times."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from kith.accounts import demo as accounts_demo
+from kith.core.demo import DemoStep, demo_run
+from kith.deals import demo as deals_demo
+
+# Each app appends its steps after the ones it depends on; accounts comes first (it makes the owner and workspace).
+DEMO_STEPS: tuple[DemoStep, ...] = (*accounts_demo.DEMO_STEPS, *deals_demo.DEMO_STEPS)
+
+
+class Command(BaseCommand):
+    help = "Create (or complete) the demo workspace 'Demo Co' and print the demo login. Idempotent."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self.verbosity = options["verbosity"]
+        context = demo_run(steps=DEMO_STEPS, say=self._say)
+        if self.verbosity >= 1:
+            self.stdout.write(self.style.SUCCESS("Demo data is ready."))
+            for line in context.summary:
+                self.stdout.write(f"  {line}")
+
+    def _say(self, line: str) -> None:
+        if self.verbosity >= 1:
+            self.stdout.write(f"  {line}")
