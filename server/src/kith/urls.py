@@ -9,5 +9,12 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", admin.site.urls),
+    path("", include("kith.messaging.urls")),
     path("", include("kith.web.urls")),
 ]
+
+# Kith-styled error pages (JSON under /api/); see kith.web.views.errors.
+handler400 = "kith.web.views.errors.bad_request"
+handler403 = "kith.web.views.errors.permission_denied"
+handler404 = "kith.web.views.errors.page_not_found"
+handler500 = "kith.web.views.errors.server_error"
