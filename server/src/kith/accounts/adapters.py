@@ -28,3 +28,10 @@ class AccountAdapter(DefaultAccountAdapter):
 
             return reverse("web:invitation_accept", kwargs={"token": pending})
         return super().get_login_redirect_url(request)
+
+    def get_signup_redirect_url(self, request: HttpRequest) -> str:
+        # allauth asks this one (not get_login_redirect_url) when a sign-up ends logged in, e.g. on confirming the
+        # e-mail address; someone who signed up from an invitation link must land on that invitation too.
+        if request.session.get(PENDING_INVITATION_SESSION_KEY):
+            return self.get_login_redirect_url(request)
+        return super().get_signup_redirect_url(request)

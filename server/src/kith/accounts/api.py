@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import path
+
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.decorators import action
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import BaseRouter
+from rest_framework.views import APIView
 
 from kith.accounts import selectors, services
 from kith.accounts.models import ApiKey, ApiKeyScope, Invitation, Membership, Role
@@ -77,41 +80,53 @@ class AuditEntrySerializer(serializers.ModelSerializer):
                   "ip_address", "request_id", "created_at"]
 
 
-class WorkspaceViewSet(viewsets.ViewSet):
-    """The workspace the request acts for (the key's, or the session's current one)."""
+class WorkspaceView(APIView):
+    """The workspace the request acts for (the key's, or the session's current one). Members read it; admins and
+    write-scoped keys change it."""
 
-    admin_only = True
     serializer_class = WorkspaceSerializer
 
+    @property
+    def admin_only(self) -> bool:
+        return self.request.method not in SAFE_METHODS
+
     @extend_schema(responses=WorkspaceSerializer)
-    def list(self, request: Request) -> Response:
+    def get(self, request: Request) -> Response:
         return Response(WorkspaceSerializer(request._request.workspace).data)
 
     @extend_schema(request=WorkspaceSerializer, responses=WorkspaceSerializer)
-    @action(detail=False, methods=["patch"], url_path="update")
-    def update_current(self, request: Request) -> Response:
+    def patch(self, request: Request) -> Response:
         workspace = request._request.workspace
-        data = {"name": workspace.name, "timezone": workspace.timezone, **request.data}
-        serializer = WorkspaceSerializer(data=data)
+        serializer = WorkspaceSerializer(workspace, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
         services.workspace_update(workspace=workspace, actor=_actor(request),
-                                  name=serializer.validated_data["name"],
-                                  timezone_name=serializer.validated_data["timezone"])
+                                  name=data.get("name", workspace.name),
+                                  timezone_name=data.get("timezone", workspace.timezone))
         return Response(WorkspaceSerializer(workspace).data)
 
 
 class WorkspaceScopedViewSet(viewsets.GenericViewSet):
     admin_only = True
+    lookup_value_converter = "int"
 
     @property
     def workspace(self) -> Any:
         return self.request._request.workspace
 
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no workspace
+            return self.serializer_class.Meta.model.objects.none()
+        return self.workspace_queryset()
+
+    def workspace_queryset(self) -> Any:
+        raise TypeError(f"{type(self).__name__} must define workspace_queryset()")
+
 
 class MemberViewSet(WorkspaceScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     serializer_class = MemberSerializer
 
-    def get_queryset(self) -> Any:
+    def workspace_queryset(self) -> Any:
         return selectors.member_list(workspace=self.workspace)
 
     @extend_schema(request=MemberSerializer, responses=MemberSerializer)
@@ -133,7 +148,7 @@ class MemberViewSet(WorkspaceScopedViewSet, mixins.ListModelMixin, mixins.Retrie
 class InvitationViewSet(WorkspaceScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     serializer_class = InvitationSerializer
 
-    def get_queryset(self) -> Any:
+    def workspace_queryset(self) -> Any:
         return selectors.invitation_list(workspace=self.workspace)
 
     def create(self, request: Request) -> Response:
@@ -159,7 +174,7 @@ class InvitationViewSet(WorkspaceScopedViewSet, mixins.ListModelMixin, mixins.Re
 class ApiKeyViewSet(WorkspaceScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     serializer_class = ApiKeySerializer
 
-    def get_queryset(self) -> Any:
+    def workspace_queryset(self) -> Any:
         return selectors.api_key_list(workspace=self.workspace)
 
     def create(self, request: Request) -> Response:
@@ -181,12 +196,14 @@ class AuditEntryViewSet(WorkspaceScopedViewSet, mixins.ListModelMixin, mixins.Re
     serializer_class = AuditEntrySerializer
     filterset_fields = ["action"]
 
-    def get_queryset(self) -> Any:
+    def workspace_queryset(self) -> Any:
         return selectors.audit_list(workspace=self.workspace)
 
 
+urlpatterns = [path("workspace/", WorkspaceView.as_view(), name="workspace")]
+
+
 def register(router: BaseRouter) -> None:
-    router.register("workspace", WorkspaceViewSet, basename="workspace")
     router.register("members", MemberViewSet, basename="member")
     router.register("invitations", InvitationViewSet, basename="invitation")
     router.register("api-keys", ApiKeyViewSet, basename="api-key")

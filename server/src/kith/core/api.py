@@ -24,6 +24,23 @@ class CursorPagination(pagination.CursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+    invalid_cursor_message = "This cursor is not valid; start again from the first page."
+
+    def get_page_size(self, request: Any) -> int:
+        # DRF silently falls back to the default for a malformed page_size; a typed API answers 400 instead.
+        values = request.query_params.getlist(self.page_size_query_param)
+        if not values:
+            return self.page_size
+        if len(values) > 1 or not (values[0].isascii() and values[0].isdigit()) or int(values[0]) < 1:
+            raise exceptions.ValidationError({self.page_size_query_param: ["Give one whole number of at least 1."]})
+        return min(int(values[0]), self.max_page_size)
+
+    def decode_cursor(self, request: Any) -> Any:
+        # DRF answers a bad cursor with 404; it is a bad query parameter, so 400 naming the field.
+        try:
+            return super().decode_cursor(request)
+        except exceptions.NotFound as exc:
+            raise exceptions.ValidationError({self.cursor_query_param: [self.invalid_cursor_message]}) from exc
 
 
 def _flatten(detail: Any) -> Any:
