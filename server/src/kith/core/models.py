@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 
+from kith.core.idempotency_models import IdempotencyRecord  # noqa: F401  (registered as a core model)
 from kith.core.jobs.models import Job, ScheduleState  # noqa: F401  (registered as core models)
 
 
