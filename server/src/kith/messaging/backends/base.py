@@ -1,0 +1,56 @@
+"""The backend contract; see ``kith.messaging.backends`` for the rules."""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
+
+
+class ResultKind(enum.StrEnum):
+    SENT = "sent"
+    TRANSIENT = "transient"
+    PERMANENT = "permanent"
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    message_id: int
+    envelope_from: str
+    recipients: tuple[str, ...]
+    wire: bytes
+
+
+@dataclass(frozen=True)
+class SendResult:
+    kind: ResultKind
+    provider_message_id: str = ""
+    error: str = ""
+    retry_after: float | None = None
+
+
+class BaseEmailBackend(abc.ABC):
+    """See the module docstring for what subclasses must do."""
+
+    alias = ""
+
+    def open(self) -> None:
+        """Acquire whatever connection the backend needs; called before the first ``send_many``."""
+
+    def close(self) -> None:
+        """Release the connection; safe to call twice."""
+
+    @abc.abstractmethod
+    def send_many(self, messages: Sequence[OutgoingEmail]) -> list[SendResult]:
+        """Send each message; one result per message, in order."""
+
+    def __enter__(self) -> Self:
+        self.open()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
