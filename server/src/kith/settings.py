@@ -35,7 +35,9 @@ else:
     SECRET_KEY = env_str("SECRET_KEY", "django-insecure-kith-development-only-key-0123456789abcdef")
     ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 
-KITH_BASE_URL = env_str("KITH_BASE_URL", f"http://127.0.0.1:{env_int('KITH_PORT', 8000)}")
+# The port `make run` (manage.py kith_run) serves on; production binds through gunicorn's own options.
+KITH_PORT = env_int("KITH_PORT", 8000)
+KITH_BASE_URL = env_str("KITH_BASE_URL", f"http://127.0.0.1:{KITH_PORT}")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
@@ -56,12 +58,18 @@ INSTALLED_APPS = [
     "django_htmx",
     "kith.core",
     "kith.accounts",
+    "kith.contacts",
+    "kith.timeline",
+    "kith.messaging",
+    "kith.deals",
     "kith.web",
 ]
 
 MIDDLEWARE = [
     "kith.core.observability.RequestIdMiddleware",
     "kith.core.observability.MetricsMiddleware",
+    # /healthz and /metrics are answered here, before host validation and sessions (see its docstring).
+    "kith.core.views.OpsEndpointsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -82,7 +90,9 @@ ASGI_APPLICATION = "kith.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # Searched before the apps' folders, so Kith's allauth/... templates override django-allauth's own (app
+        # folders are searched in INSTALLED_APPS order, where allauth comes first).
+        "DIRS": [BASE_DIR / "web" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -98,6 +108,10 @@ TEMPLATES = [
 # --- Database ----------------------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{KITH_DATA_DIR / 'kith.sqlite3'}")
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("KITH_DB_CONN_MAX_AGE", 60))}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # libpq waits for a TCP connect without limit; an unreachable database host must fail requests and /healthz
+    # within seconds instead of hanging every worker thread.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env_int("KITH_DB_CONNECT_TIMEOUT", 5))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
@@ -149,6 +163,13 @@ EMAIL_USE_TLS = env_bool("KITH_SMTP_STARTTLS", False)
 EMAIL_USE_SSL = env_bool("KITH_SMTP_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("KITH_DEFAULT_FROM_EMAIL", "Kith <no-reply@kith.localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# How Kith's own messages (templates, campaigns, the transactional API) leave: "smtp" through the KITH_SMTP_*
+# server above (in development the sink `make run` starts on port 1025), "memory" keeps them in-process (tests).
+KITH_MESSAGING_EMAIL_BACKEND = env_str("KITH_MESSAGING_EMAIL_BACKEND", "smtp")
+# DKIM signing by the SMTP backend: all three or none (kith.messaging.backends.dkim).
+KITH_DKIM_DOMAIN = env_str("KITH_DKIM_DOMAIN", "")
+KITH_DKIM_SELECTOR = env_str("KITH_DKIM_SELECTOR", "")
+KITH_DKIM_PRIVATE_KEY_FILE = env_str("KITH_DKIM_PRIVATE_KEY_FILE", "")
 
 # --- Jobs --------------------------------------------------------------------------------------------------
 # Celery when a broker is configured, the embedded database runner otherwise (see kith.core.jobs).
@@ -182,6 +203,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "kith.core.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # The API speaks JSON only: one body format to validate and document; anything else is a clear 415.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
@@ -194,6 +217,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One name for a choice set used by several fields (e-mail and SMS consent share ConsentState).
+    "ENUM_NAME_OVERRIDES": {"ConsentStateEnum": "kith.contacts.models.ConsentState",
+                            # Deal status and stage kind share the values open/won/lost: one enum serves both.
+                            "DealOutcomeEnum": "kith.deals.models.DealStatus"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "kith.core.schema.add_error_responses",
+    ],
 }
 
 # --- Static files, i18n ------------------------------------------------------------------------------------
