@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed
 export KITH_DATA_DIR ?= $(CURDIR)/var
 PG_URL ?= postgres://postgres@127.0.0.1:5432/kith
 REDIS_URL_TEST ?= redis://127.0.0.1:6379/15
-PYTEST := cd server && $(PY) -m pytest
+# Environment assignments go after `cd server &&`, or they would apply to `cd` alone.
+PYTEST := $(PY) -m pytest
 XDIST := -n 2 --dist loadfile
 
 .PHONY: run test test-sqlite test-postgres test-celery test-browser install bench lint example clean
@@ -40,17 +41,19 @@ ifeq ($(CI),true)
 endif
 
 test-sqlite: install
-	$(PYTEST) $(XDIST) -m "not celery" $(PYTEST_ARGS)
+	cd server && KITH_EXPECT_DB_VENDOR=sqlite $(PYTEST) $(XDIST) -m "not celery" $(PYTEST_ARGS)
 
 test-postgres: install
-	DATABASE_URL=$(PG_URL) $(PYTEST) $(XDIST) -m "not celery and not browser" $(PYTEST_ARGS)
+	cd server && DATABASE_URL=$(PG_URL) KITH_EXPECT_DB_VENDOR=postgresql \
+		$(PYTEST) $(XDIST) -m "not celery and not browser" $(PYTEST_ARGS)
 
 test-celery: install
-	DATABASE_URL=$(PG_URL) KITH_TEST_BROKER_URL=$(REDIS_URL_TEST) $(PYTEST) -m celery $(PYTEST_ARGS)
+	cd server && DATABASE_URL=$(PG_URL) KITH_EXPECT_DB_VENDOR=postgresql KITH_TEST_BROKER_URL=$(REDIS_URL_TEST) \
+		$(PYTEST) -m celery $(PYTEST_ARGS)
 
 test-browser: install
 	@bin/ensure-chromium
-	$(PYTEST) -m browser $(PYTEST_ARGS)
+	cd server && $(PYTEST) -m browser $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check server crmify bench

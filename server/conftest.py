@@ -18,6 +18,18 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _database_is_the_one_asked_for() -> None:
+    """`make test` runs the suite once per database; fail loudly if a run silently used another one."""
+    import os
+
+    from django.db import connection
+
+    expected = os.environ.get("KITH_EXPECT_DB_VENDOR")
+    if expected and connection.vendor != expected:
+        pytest.fail(f"this run should use {expected} but the database is {connection.vendor}", pytrace=False)
+
+
 @pytest.fixture
 def personas(db):
     from kith.accounts.tests.factories import Personas
