@@ -76,6 +76,8 @@ def kith_run(tmp_path: Path) -> Iterator[Run]:
         **os.environ,
         "KITH_DATA_DIR": str(tmp_path),
         "KITH_PORT": str(port),
+        # The mail sink's port too: a developer's own `make run` (or a parallel test) may hold the default 1025.
+        "KITH_SMTP_PORT": str(closed_port()),
         "KITH_JOBS_RUNNER": "embedded",
         "KITH_LOG_LEVEL": "WARNING",
     }
@@ -111,7 +113,7 @@ def kith_run(tmp_path: Path) -> Iterator[Run]:
 
 def test_kith_run_serves_the_app_and_stops_both_children_on_ctrl_c(kith_run):
     children = descendants(kith_run.process.pid)
-    assert len(children) >= 4  # the gunicorn master and its 2 workers, kith_worker
+    assert len(children) >= 5  # the gunicorn master and its 2 workers, kith_worker, kith_mailsink
 
     assert status_of(f"{kith_run.base_url}/accounts/login/") == 200
     assert status_of(f"{kith_run.base_url}/metrics") == 200

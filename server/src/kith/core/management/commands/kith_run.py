@@ -63,6 +63,7 @@ class Command(BaseCommand):
         self.stop_timeout: float = options["stop_timeout"]
         self.stop_signal: int | None = None
         _ensure_port_free(port)
+        _ensure_port_free(settings.EMAIL_PORT, variable="KITH_SMTP_PORT", what="the local mail sink")
         settings.KITH_DATA_DIR.mkdir(parents=True, exist_ok=True)
         # Development serves static files from the apps (finders); whitenoise still warns if its root is missing.
         Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
@@ -182,7 +183,7 @@ def _answers_ok(url: str) -> bool:
         return False
 
 
-def _ensure_port_free(port: int) -> None:
+def _ensure_port_free(port: int, *, variable: str = "KITH_PORT", what: str = "the other server") -> None:
     """Fail before migrating, with a message that says what to do, rather than after gunicorn's bind retries."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         # SO_REUSEADDR as gunicorn uses it: a port in TIME_WAIT from the previous run counts as free.
@@ -191,5 +192,5 @@ def _ensure_port_free(port: int) -> None:
             probe.bind(("127.0.0.1", port))
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                raise CommandError(f"Port {port} is already in use; stop the other server or set KITH_PORT.") from exc
+                raise CommandError(f"Port {port} is already in use; stop {what} or set {variable}.") from exc
             raise
