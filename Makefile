@@ -11,7 +11,7 @@ REDIS_URL_TEST ?= redis://127.0.0.1:6379/15
 PYTEST := $(PY) -m pytest
 XDIST := -n 2 --dist loadfile
 
-.PHONY: run test test-sqlite test-postgres test-celery test-browser install bench lint example clean
+.PHONY: run test test-sqlite test-postgres test-celery test-browser install bench lint clean
 
 $(PY):
 	command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
