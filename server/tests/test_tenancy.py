@@ -143,6 +143,16 @@ OBJECT_ROUTES: dict[str, Callable[[Acme], dict[str, Any]]] = {
     "web:deal_edit": lambda a: {"pk": a.objects["deal"].pk},
     "web:deal_move": lambda a: {"pk": a.objects["deal"].pk},
     "web:deal_convert": lambda a: {"contact_id": a.objects["contact"].pk},
+    "web:contact_detail": lambda a: {"pk": a.objects["contact"].pk},
+    "web:contact_edit": lambda a: {"pk": a.objects["contact"].pk},
+    "web:contact_delete": lambda a: {"pk": a.objects["contact"].pk},
+    "web:contact_timeline": lambda a: {"pk": a.objects["contact"].pk},
+    "web:contact_activity_log": lambda a: {"pk": a.objects["contact"].pk},
+    "web:contact_tags_add": lambda a: {"pk": a.objects["contact"].pk},
+    "web:contact_tag_remove": lambda a: {"pk": a.objects["contact"].pk},
+    "web:company_detail": lambda a: {"pk": a.objects["company"].pk},
+    "web:company_edit": lambda a: {"pk": a.objects["company"].pk},
+    "web:company_activity_log": lambda a: {"pk": a.objects["company"].pk},
 }
 
 # Routes with path parameters that do not name a tenant object, with a harmless value and the reason.

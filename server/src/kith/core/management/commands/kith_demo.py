@@ -7,11 +7,13 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from kith.accounts import demo as accounts_demo
+from kith.contacts import demo as contacts_demo
 from kith.core.demo import DemoStep, demo_run
 from kith.deals import demo as deals_demo
 
 # Each app appends its steps after the ones it depends on; accounts comes first (it makes the owner and workspace).
-DEMO_STEPS: tuple[DemoStep, ...] = (*accounts_demo.DEMO_STEPS, *deals_demo.DEMO_STEPS)
+# Contacts before deals: the deals step links its deals to the demo contacts.
+DEMO_STEPS: tuple[DemoStep, ...] = (*accounts_demo.DEMO_STEPS, *contacts_demo.DEMO_STEPS, *deals_demo.DEMO_STEPS)
 
 
 class Command(BaseCommand):
