@@ -3,14 +3,12 @@ selectors, write through the services."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import Any, TypeVar, cast
+from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -24,26 +22,15 @@ from kith.deals.filters import DealFilter
 from kith.deals.forms import BoardFilterForm, ConvertForm, DealForm, MoveForm
 from kith.deals.models import Deal, Pipeline
 from kith.web.forms import add_domain_error
-from kith.web.views.base import KithRequest, MemberRequest, member_required, posted
+from kith.web.views.base import (
+    KithRequest,
+    MemberRequest,
+    member_object_view,
+    member_required,
+    posted,
+)
 
-View = TypeVar("View", bound=Callable[..., HttpResponse])
 LIST_PAGE_SIZE = 50
-
-
-def member_object_view(view: View) -> View:
-    """Routes naming a workspace object: outsiders (anonymous, API keys, other workspaces) get a plain 404, so ids
-    from another workspace cannot be told from ids that do not exist; a domain ``NotFound`` becomes the 404 page."""
-
-    @wraps(view)
-    def wrapper(request: KithRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_authenticated or request.membership is None:
-            raise Http404("No such page.")
-        try:
-            return view(request, *args, **kwargs)
-        except NotFound as exc:
-            raise Http404(exc.message) from exc
-
-    return cast(View, wrapper)
 
 
 def _require_writer(request: MemberRequest) -> None:

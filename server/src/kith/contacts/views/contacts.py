@@ -19,11 +19,11 @@ from kith.contacts.views._common import (
     service_errors_to_form,
 )
 from kith.core.errors import KithError
-from kith.deals.views import member_object_view
 from kith.timeline import selectors as timeline_selectors
 from kith.timeline.services import activity_log_manual
 from kith.web.views.base import (
     MemberRequest,
+    member_object_view,
     member_required,
     posted,
     render_confirm,

@@ -13,6 +13,8 @@ from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from kith.core.errors import NotFound
+
 if TYPE_CHECKING:
     from django_htmx.middleware import HtmxDetails
 
@@ -117,3 +119,19 @@ def with_toast(response: HttpResponse, message: str, level: str = "success") -> 
     """Ask the page (through HTMX's ``HX-Trigger``) to show a toast; used where a partial swap replaces a redirect."""
     response["HX-Trigger"] = json.dumps({"kith:toast": {"message": message, "level": level}})
     return response
+
+
+def member_object_view(view: View) -> View:
+    """Routes naming a workspace object: outsiders (anonymous, API keys, other workspaces) get a plain 404, so ids
+    from another workspace cannot be told from ids that do not exist; a domain ``NotFound`` becomes the 404 page."""
+
+    @wraps(view)
+    def wrapper(request: KithRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated or request.membership is None:
+            raise Http404("No such page.")
+        try:
+            return view(request, *args, **kwargs)
+        except NotFound as exc:
+            raise Http404(exc.message) from exc
+
+    return cast(View, wrapper)
