@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -43,7 +44,8 @@ def field_name(key: str) -> str:
 
 def value_coerce(*, definition: CustomFieldDefinition, value: Any) -> Any:
     """The stored form of ``value`` for ``definition``; raises ``ValueError`` with a user-facing message."""
-    coerce = _COERCERS[FieldType(definition.field_type)]
+    # A plain dict lookup first (TextChoices members hash like their values); FieldType() names an unknown type.
+    coerce = _COERCERS.get(definition.field_type) or _COERCERS[FieldType(definition.field_type)]
     return coerce(definition, value)
 
 
@@ -113,12 +115,19 @@ def _choice(definition: CustomFieldDefinition, value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError("Expected one of the field's choices.")
     # Imports and hand-typed API calls often differ only in case; store the choice as it was defined.
-    by_folded = {choice.casefold(): choice for choice in definition.choices}
+    by_folded = _folded_choices(tuple(definition.choices))
     found = by_folded.get(value.strip().casefold())
     if found is None:
         shown = printable(value, limit=100)
         raise ValueError(f"{shown!r} is not one of the choices: {', '.join(definition.choices)}.")
     return found
+
+
+@functools.lru_cache(maxsize=512)
+def _folded_choices(choices: tuple[str, ...]) -> dict[str, str]:
+    """Case-folded choice → choice, built once per list of choices (imports check a million values against it).
+    Callers must not modify the result."""
+    return {choice.casefold(): choice for choice in choices}
 
 
 def _single_choice(definition: CustomFieldDefinition, value: Any) -> str:

@@ -153,6 +153,7 @@ class CompanyFilter(_AttributeFilterSet):
     industry = django_filters.CharFilter(max_length=100)
     size = django_filters.ChoiceFilter(choices=CompanySize.choices)
     owner = IdFilter(field_name="owner_id", help_text="Id of the owning user.")
+    external_id = django_filters.CharFilter(max_length=255, help_text="The company's id in another system.")
     created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
     updated_after = UtcDateTimeFilter(field_name="updated_at", lookup_expr="gte")

@@ -89,10 +89,14 @@ class Company(WorkspaceOwnedModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     attributes = models.JSONField(default=dict, blank=True)
+    # The id the company has in another system (imports, crmify); upsert matches on it when given.
+    external_id = models.CharField(max_length=255, blank=True)
 
     class Meta:
         verbose_name_plural = "companies"
         constraints = [
+            models.UniqueConstraint(fields=["workspace", "external_id"], condition=~Q(external_id=""),
+                                    name="company_unique_external_id"),
             # Upsert by domain matches on this; blank domains (companies known only by name) may repeat.
             models.UniqueConstraint(fields=["workspace", "domain"], condition=~Q(domain=""),
                                     name="company_unique_domain"),
@@ -237,3 +241,65 @@ class CustomFieldDefinition(WorkspaceOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.object_type}.{self.key}"
+
+
+class ContactMerge(WorkspaceOwnedModel):
+    """One merge of a contact (the loser, now deleted) into another (the winner), with everything undo needs.
+
+    ``loser_snapshot`` is the loser's row (Django's serializer format, same primary key); ``winner_changes`` maps each
+    winner field the merge changed to ``{"old": …, "new": …}``; ``moved`` maps ``app_label.Model.field`` to the ids of
+    the rows re-pointed from the loser to the winner; ``set_aside`` holds the loser's rows that could not move
+    because the winner already had an equal one under a unique constraint (a tag both carried, a campaign message
+    both received): they are serialized here (with the rows that depended on them) instead of being lost, and undo
+    puts them back. ``nulled`` lists rows whose nullable reference to a set-aside row was cleared, to re-set on undo.
+    """
+
+    winner = models.ForeignKey(Contact, null=True, on_delete=models.SET_NULL, related_name="+")
+    loser_id = models.BigIntegerField()
+    loser_label = models.CharField(max_length=255)
+    loser_snapshot = models.JSONField()
+    winner_changes = models.JSONField(default=dict)
+    moved = models.JSONField(default=dict)
+    set_aside = models.JSONField(default=list)
+    nulled = models.JSONField(default=list)
+    merged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+
+    class Meta:
+        indexes = [
+            # The merge history of a workspace, newest first (API list), and of one winner (the contact page).
+            models.Index(fields=["workspace", "-id"], name="contactmerge_ws_id_idx"),
+            models.Index(fields=["winner", "-id"], name="contactmerge_winner_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"merge of {self.loser_label} into {self.winner_id}"
+
+    @property
+    def is_undone(self) -> bool:
+        return self.undone_at is not None
+
+
+class DuplicateDismissal(WorkspaceOwnedModel):
+    """"These two are not the same person": the pair is no longer offered as a likely duplicate.
+
+    Stored with the smaller id first, so one unique key covers both orders; goes away with either contact.
+    """
+
+    contact_low = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    contact_high = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    dismissed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["contact_low", "contact_high"], name="duplicate_dismissal_unique_pair"),
+            models.CheckConstraint(condition=Q(contact_low__lt=models.F("contact_high")),
+                                   name="duplicate_dismissal_ordered"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_low_id} ≠ {self.contact_high_id}"

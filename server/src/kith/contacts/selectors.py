@@ -90,6 +90,32 @@ def member_user_ids(*, workspace: Workspace, user_ids: Collection[int]) -> set[i
     )
 
 
+def member_choices(*, workspace: Workspace) -> list[tuple[int, str]]:
+    """The workspace's members as (user id, name), by name: who may own a record (owner pickers)."""
+    rows = Membership.objects.filter(workspace=workspace).select_related("user").order_by("user__full_name",
+                                                                                          "user__email")
+    return [(m.user_id, m.user.display_name) for m in rows]
+
+
+# An inline picker lists at most this many companies (by name); a workspace with more types a few letters of the
+# name to narrow it (``company_choices(search=...)``).
+COMPANY_CHOICES_LIMIT = 200
+
+
+def company_choices(
+    *, workspace: Workspace, membership: Membership | None, search: str = "", include_id: int | None = None,
+) -> list[tuple[int, str]]:
+    """Companies ``membership`` may link a record to, as (id, name) by name, at most ``COMPANY_CHOICES_LIMIT``
+    (narrowed by ``search`` on the name); ``include_id`` (the current company) is always listed."""
+    queryset = company_list(workspace=workspace, membership=membership)
+    if search:
+        queryset = queryset.filter(name__icontains=search)
+    found = list(queryset.order_by("name", "id").values_list("pk", "name")[:COMPANY_CHOICES_LIMIT])
+    if include_id is not None and all(pk != include_id for pk, _ in found):
+        found += list(queryset.model.objects.filter(workspace=workspace, pk=include_id).values_list("pk", "name"))
+    return found
+
+
 def tag_list(*, workspace: Workspace) -> QuerySet[Tag]:
     """Tags are the workspace's vocabulary: every member sees all of them."""
     return Tag.objects.for_workspace(workspace).order_by("-id")

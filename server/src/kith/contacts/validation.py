@@ -31,6 +31,8 @@ MAX_ENGAGEMENT_SCORE = 1_000_000
 MAX_PHONE_INPUT = 64
 _LOCALE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
 _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_PLAIN_EMAIL = re.compile(r"[a-z0-9_%+-]+(?:\.[a-z0-9_%+-]+)*@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}",
+                          re.ASCII | re.IGNORECASE)
 
 CONTACT_TEXT_FIELDS = {"first_name": 150, "last_name": 150, "external_id": 255, "source": 100}
 COMPANY_TEXT_FIELDS = {"name": 255, "industry": 100}
@@ -60,6 +62,10 @@ def normalize_email(value: Any) -> str:
         return ""
     if len(email) > 254:
         raise ValueError("E-mail addresses are at most 254 characters long.")
+    if _PLAIN_EMAIL.fullmatch(email):
+        # The common case, and what imports meet a million times: a plain ASCII address. The pattern accepts a
+        # strict subset of what validate_email accepts and needs no IDNA step, so the result is the same, faster.
+        return email.lower()
     try:
         validate_email(email)
         local, _, domain = email.rpartition("@")

@@ -19,15 +19,17 @@ from rest_framework.routers import BaseRouter
 
 from kith.accounts.permissions import WorkspaceAccess
 from kith.contacts import selectors as contact_selectors
-from kith.contacts.api.fields import (
+from kith.contacts.api.exports import ExportMixin
+from kith.contacts.api.views import CrmViewSet, ManagesVocabulary
+from kith.contacts.errors import InvalidFields
+from kith.core.api_fields import (
     StrictBooleanField,
     StrictCharField,
     StrictIntegerField,
 )
-from kith.contacts.api.views import CrmViewSet, ManagesVocabulary
-from kith.contacts.errors import InvalidFields
 from kith.core.errors import NotFound
 from kith.deals import selectors, services
+from kith.deals.exports import deal_export_columns
 from kith.deals.filters import DealFilter
 from kith.deals.models import (
     Deal,
@@ -38,6 +40,8 @@ from kith.deals.models import (
     StageKind,
 )
 from kith.deals.services.deals import MAX_VALUE
+from kith.search import selectors as search_selectors
+from kith.search.api import FULL_TEXT_FILTER_BACKENDS
 
 MAX_ID = 2**63 - 1
 # Card positions are small indexes into one column; the bound keeps them far from integer overflow.
@@ -101,7 +105,8 @@ class DealSerializer(serializers.ModelSerializer):
         model = Deal
         fields = ["id", "name", "pipeline", "stage", "stage_name", "status", "value", "currency",
                   "expected_close_date", "owner", "owner_email", "contact", "company", "lost_reason", "position",
-                  "closed_at", "created_at", "updated_at"]
+                  "closed_at", "external_id", "created_at", "updated_at"]
+        read_only_fields = ["external_id"]
 
 
 class StageChangeSerializer(serializers.ModelSerializer):
@@ -298,14 +303,21 @@ class StageViewSet(DealsViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixi
     partial_update=extend_schema(request=DealInputSerializer, responses=DealSerializer),
     destroy=extend_schema(description="Delete the deal."),
 )
-class DealViewSet(DealsViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+class DealViewSet(ExportMixin, DealsViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     serializer_class = DealSerializer
+    export_name = export_object = "deals"
     filterset_class = DealFilter
     search_fields = ["name"]
+    # ?search= is full-text (kith.search): the deal's name and its company's name or domain.
+    filter_backends = FULL_TEXT_FILTER_BACKENDS
+    search_function = staticmethod(search_selectors.deal_search)
     ordering_fields = ["id", "created_at", "updated_at", "name", "value", "expected_close_date", "position"]
 
     def workspace_queryset(self) -> Any:
         return selectors.deal_list(workspace=self.workspace, membership=self.membership)
+
+    def export_columns(self) -> Any:
+        return deal_export_columns(workspace=self.workspace)
 
     def _show(self, deal: Deal, code: int = status.HTTP_200_OK) -> Response:
         # Shown to the writer even when the change took it out of their view (handing a deal to a colleague).

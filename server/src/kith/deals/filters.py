@@ -15,6 +15,7 @@ class DealFilter(StrictFilterSet):
     owner = IdFilter(field_name="owner_id")
     contact = IdFilter(field_name="contact_id")
     company = IdFilter(field_name="company_id")
+    external_id = django_filters.CharFilter(max_length=255, help_text="The deal's id in another system.")
     expected_close_after = django_filters.DateFilter(field_name="expected_close_date", lookup_expr="gte",
                                                      help_text="Expected to close on or after this date.")
     expected_close_before = django_filters.DateFilter(field_name="expected_close_date", lookup_expr="lte",

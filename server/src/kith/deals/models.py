@@ -84,9 +84,13 @@ class Deal(WorkspaceOwnedModel):
     # Order of the card within its stage column; gaps are allowed, ties fall back to id.
     position = models.IntegerField(default=0)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # The id the deal has in another system (imports, crmify); upsert matches on it when given.
+    external_id = models.CharField(max_length=255, blank=True)
 
     class Meta:
         constraints = [
+            models.UniqueConstraint(fields=["workspace", "external_id"], condition=~Q(external_id=""),
+                                    name="deal_unique_external_id"),
             models.CheckConstraint(condition=Q(value__gte=0), name="deal_value_not_negative"),
             # A closed deal carries the time it closed; an open one does not.
             models.CheckConstraint(

@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -21,6 +22,10 @@ from kith.deals import selectors, services
 from kith.deals.filters import DealFilter
 from kith.deals.forms import BoardFilterForm, ConvertForm, DealForm, MoveForm
 from kith.deals.models import Deal, Pipeline
+from kith.savedviews.layout import list_layout
+from kith.savedviews.models import ListKind
+from kith.search import selectors as search_selectors
+from kith.search.query import parse as search_parse
 from kith.web.forms import add_domain_error
 from kith.web.views.base import (
     KithRequest,
@@ -73,19 +78,26 @@ def deal_board(request: MemberRequest) -> HttpResponse:
 @member_required
 def deal_list(request: MemberRequest) -> HttpResponse:
     """Every visible deal with the API's filters (``?pipeline=&stage=&status=&owner=&expected_close_after=``)."""
-    queryset = selectors.deal_list(workspace=request.workspace, membership=request.membership)
-    search = request.GET.get("q", "").strip()
-    if search:
-        queryset = queryset.filter(name__icontains=search)
-    filterset = DealFilter(request.GET, queryset=queryset, request=request)
-    deals = filterset.qs if filterset.is_valid() else queryset.none()
-    page = Paginator(deals, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    search, filterset, deals = deal_list_filtered(request)
+    layout = list_layout(request, kind=ListKind.DEAL)  # saved views: columns and sort (kith.savedviews)
+    page = Paginator(layout.ordered(deals), LIST_PAGE_SIZE).get_page(request.GET.get("page"))
     board_filters = BoardFilterForm(None, workspace=request.workspace)
     context = {"page": page, "filterset": filterset, "search": search,
                "owners": board_filters.fields["owner"].choices,
                "pipelines": selectors.pipeline_list(workspace=request.workspace),
-               "can_write": request.membership.can_write}
+               "can_write": request.membership.can_write, "layout": layout}
     return render(request, "deals/list.html", context, status=200 if filterset.is_valid() else 400)
+
+
+def deal_list_filtered(request: MemberRequest) -> tuple[str, DealFilter, QuerySet[Deal]]:
+    """The list's search text, its filter set and the visible deals they select (none while a filter is invalid);
+    the list and its export read the same rows."""
+    queryset = selectors.deal_list(workspace=request.workspace, membership=request.membership)
+    search = request.GET.get("q", "").strip()
+    if search:
+        queryset = search_selectors.deal_search(queryset, search_parse(search), workspace=request.workspace)
+    filterset = DealFilter(request.GET, queryset=queryset, request=request)
+    return search, filterset, filterset.qs if filterset.is_valid() else queryset.none()
 
 
 def _deal_form_save(request: MemberRequest, form: DealForm, deal: Deal | None) -> Deal | None:

@@ -64,19 +64,20 @@ def activity_log_manual(
     contact: Any = None,
     company: Any = None,
     occurred_at: dt.datetime | None = None,
+    deal: Any = None,
 ) -> Activity:
-    """A note, call or meeting logged by a person. The body is sanitized HTML."""
+    """A note, call or meeting logged by a person on a contact, company and/or deal. The body is sanitized HTML."""
     if kind not in MANUAL_KINDS:
         raise KithError(f"Log one of: {', '.join(sorted(MANUAL_KINDS))}.", field="kind")
-    if contact is None and company is None:
-        raise KithError("Attach the entry to a contact or a company.", field="contact")
+    if contact is None and company is None and deal is None:
+        raise KithError("Attach the entry to a contact, a company or a deal.", field="contact")
     if len(body) > NOTE_MAX_CHARS:
         raise KithError(f"Keep the text under {NOTE_MAX_CHARS:,} characters.", field="body")
     title = title.strip() or ActivityKind(kind).label
     activity = activity_record(workspace=workspace, kind=kind, title=title, contact=contact, company=company,
-                               actor=actor, body=sanitize_note_html(body), occurred_at=occurred_at)
+                               actor=actor, body=sanitize_note_html(body), occurred_at=occurred_at, deal=deal)
     audit_record(action="activity.created", actor=actor, workspace=workspace, target=activity,
-                 after=snapshot(activity, ["kind", "title", "contact", "company"]))
+                 after=snapshot(activity, ["kind", "title", "contact", "company", "deal"]))
     return activity
 
 
@@ -85,5 +86,5 @@ def activity_delete(*, activity: Activity, actor: Any) -> None:
     if activity.kind not in MANUAL_KINDS:
         raise KithError("System entries are part of the record and cannot be deleted.")
     audit_record(action="activity.deleted", actor=actor, workspace=activity.workspace, target=activity,
-                 before=snapshot(activity, ["kind", "title", "body", "contact", "company"]))
+                 before=snapshot(activity, ["kind", "title", "body", "contact", "company", "deal"]))
     activity.delete()

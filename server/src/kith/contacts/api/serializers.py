@@ -3,9 +3,11 @@ the services do the rest (normalization, references, custom attributes, uniquene
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
-from kith.contacts.api.fields import (
+from kith.core.api_fields import (
     StrictBooleanField,
     StrictCharField,
     StrictEmailField,
@@ -63,6 +65,26 @@ class ContactSerializer(serializers.ModelSerializer):
             "external_id", "source", "tags", "created_at", "updated_at",
         ]
         read_only_fields = fields
+
+    # Plain values read straight off the row; the rest go through their DRF field (dates, related names).
+    _DIRECT = ("id", "first_name", "last_name", "email", "phone", "lifecycle_stage", "lead_status", "timezone",
+               "locale", "email_consent", "sms_consent", "engagement_score", "external_id", "source")
+    _DATES = ("email_consent_changed_at", "sms_consent_changed_at", "last_seen_at", "created_at", "updated_at")
+
+    def to_representation(self, instance: Contact) -> dict[str, Any]:
+        """The same object DRF's generic field loop builds (a test compares them), written out directly: the list
+        endpoint serializes up to 500 rows a request and the generic loop was a quarter of its time
+        (bench/api_list.py)."""
+        fields = self.fields
+        data: dict[str, Any] = {name: getattr(instance, name) for name in self._DIRECT}
+        for name in self._DATES:
+            value = getattr(instance, name)
+            data[name] = None if value is None else fields[name].to_representation(value)
+        company, owner = instance.company, instance.owner
+        data.update(company=instance.company_id, company_name=company.name if company is not None else None,
+                    owner=instance.owner_id, owner_email=owner.email if owner is not None else None,
+                    attributes=instance.attributes, tags=[tag.name for tag in instance.tags.all()])
+        return {name: data[name] for name in self.Meta.fields}
 
 
 class ContactInputSerializer(serializers.Serializer):
@@ -139,8 +161,8 @@ class CompanySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Company
-        fields = ["id", "name", "domain", "industry", "size", "owner", "owner_email", "attributes", "created_at",
-                  "updated_at"]
+        fields = ["id", "name", "domain", "industry", "size", "owner", "owner_email", "attributes", "external_id",
+                  "created_at", "updated_at"]
         read_only_fields = fields
 
 

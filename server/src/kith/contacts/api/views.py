@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
-from rest_framework import mixins, permissions, status
+from rest_framework import filters, mixins, permissions, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import JSONParser
@@ -19,10 +19,22 @@ from kith.accounts.models import ApiKey, Membership
 from kith.accounts.permissions import WorkspaceAccess
 from kith.contacts import selectors, services
 from kith.contacts.api import serializers as s
+from kith.contacts.api.exports import ExportMixin
+from kith.contacts.api.ordering import (
+    AttributeCursorPagination,
+    AttributeOrderingFilter,
+)
 from kith.contacts.errors import InvalidFields
+from kith.contacts.exports import company_export_columns, contact_export_columns
 from kith.contacts.filters import CompanyFilter, ContactFilter, CustomFieldFilter
-from kith.contacts.models import Company, Contact
+from kith.contacts.models import Company, Contact, ObjectType
 from kith.core.idempotency import IdempotentAutoSchema, IdempotentViewMixin
+from kith.search import selectors as search_selectors
+from kith.search.api import FULL_TEXT_FILTER_BACKENDS
+
+# The full-text lists' backends, with an ordering that also accepts attr.<key>.
+ATTRIBUTE_ORDERING_FILTER_BACKENDS = [AttributeOrderingFilter if backend is filters.OrderingFilter else backend
+                                      for backend in FULL_TEXT_FILTER_BACKENDS]
 
 ATTRIBUTE_FILTER_HELP = (
     "Also filter on custom attributes with `attr.<key>=<value>` (for example `attr.plan=pro`, `attr.seats=5`, "
@@ -108,14 +120,24 @@ _CONTACT_EXAMPLE = {
     ),
     destroy=extend_schema(description="Delete the contact."),
 )
-class ContactViewSet(CrmViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+class ContactViewSet(ExportMixin, CrmViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     serializer_class = s.ContactSerializer
+    export_name = export_object = "contacts"
     filterset_class = ContactFilter
     search_fields = ["first_name", "last_name", "email"]
+    # ?search= is full-text (kith.search): names, e-mail, phone and the company's name or domain.
+    # ?ordering=attr.<key> orders by a custom attribute with keyset cursors (kith.contacts.api.ordering).
+    filter_backends = ATTRIBUTE_ORDERING_FILTER_BACKENDS
+    pagination_class = AttributeCursorPagination
+    attribute_object_type = ObjectType.CONTACT
+    search_function = staticmethod(search_selectors.contact_search)
     ordering_fields = ["id", "created_at", "updated_at", "first_name", "last_name", "email", "engagement_score"]
 
     def workspace_queryset(self) -> Any:
         return selectors.contact_list(workspace=self.workspace, membership=self.membership)
+
+    def export_columns(self) -> Any:
+        return contact_export_columns(workspace=self.workspace)
 
     def _show(self, contact: Contact, *, status_code: int = status.HTTP_200_OK) -> Response:
         # The writer just made this change, so it is shown even if it moved the contact out of their view
@@ -225,14 +247,22 @@ class ContactViewSet(CrmViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixi
                          description="Change the fields given (same as PATCH)."),
     partial_update=extend_schema(request=s.CompanyInputSerializer, responses=s.CompanySerializer),
 )
-class CompanyViewSet(CrmViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+class CompanyViewSet(ExportMixin, CrmViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     serializer_class = s.CompanySerializer
+    export_name = export_object = "companies"
     filterset_class = CompanyFilter
     search_fields = ["name", "domain"]
+    filter_backends = ATTRIBUTE_ORDERING_FILTER_BACKENDS
+    pagination_class = AttributeCursorPagination
+    attribute_object_type = ObjectType.COMPANY
+    search_function = staticmethod(search_selectors.company_search)
     ordering_fields = ["id", "created_at", "updated_at", "name"]
 
     def workspace_queryset(self) -> Any:
         return selectors.company_list(workspace=self.workspace, membership=self.membership)
+
+    def export_columns(self) -> Any:
+        return company_export_columns(workspace=self.workspace)
 
     def _show(self, company: Company, *, status_code: int = status.HTTP_200_OK) -> Response:
         fresh = selectors.company_get(workspace=self.workspace, membership=None, company_id=company.pk)

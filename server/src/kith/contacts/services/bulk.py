@@ -3,7 +3,8 @@ others fail.
 
 Set-based: one query finds every existing contact the batch names (by e-mail or external id), one each resolves
 companies and owners, then one ``bulk_create``, one ``bulk_update`` (batched), one pass for tags and one insert of
-audit rows, whatever the batch size. Each item follows the same rules as ``contact_upsert``.
+audit rows, whatever the batch size. Each item follows the same rules as ``contact_upsert`` and emits the same
+outgoing webhooks, queued for the batch at once (``webhook_emit_many``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from django.db.models import Q
 from kith.accounts.models import Membership, Workspace
 from kith.contacts import selectors
 from kith.contacts.errors import InvalidFields
+from kith.contacts.hooks import contacts_changed
 from kith.contacts.models import Contact, ContactTag, ObjectType, Tag
 from kith.contacts.services._common import (
     CONTACT_AUDIT_FIELDS,
@@ -36,6 +38,8 @@ from kith.contacts.validation import contact_fields_clean
 from kith.core import clock
 from kith.core.audit import diff, snapshot
 from kith.core.models import AuditEntry
+from kith.webhooks.payloads import contact_data
+from kith.webhooks.services import webhook_emit_many
 
 # One request of 1000 contacts stays well under the 5 MB request limit and a few seconds of work; larger loads go
 # through imports, which call this service in chunks.
@@ -104,6 +108,9 @@ def contact_bulk_upsert(
     saved = [i for i in prepared if i.index not in results]
     _tag(workspace, [i for i in saved if i.tags])
     _audit(workspace, actor, saved)
+    _webhooks(workspace, saved)
+    contacts_changed(workspace=workspace, contact_ids=[i.contact.pk for i in saved if i.contact is not None
+                                                        and (i.created or i.changed or i.tags_added)])
     for item in saved:
         assert item.contact is not None
         status = (BulkStatus.CREATED if item.created
@@ -295,6 +302,24 @@ def _tag(workspace: Workspace, items: Sequence[_Item]) -> None:
                 links.append(ContactTag(contact=item.contact, tag=tag))
                 item.tags_added.append(tag.name)
     ContactTag.objects.bulk_create(links, ignore_conflicts=True)
+
+
+def _webhooks(workspace: Workspace, items: Sequence[_Item]) -> None:
+    """The events single writes emit — ``contact.created`` for each new contact, ``contact.updated`` (with
+    ``changed``) for each contact whose audited fields changed, as ``contact_update`` decides — queued for the whole
+    batch at once (one INSERT, one job per endpoint: ``webhook_emit_many``). Tags alone emit nothing, as for
+    ``contact_add_tags``."""
+    events: list[tuple[str, dict[str, Any]]] = []
+    for item in items:
+        contact = item.contact
+        assert contact is not None
+        if item.created:
+            events.append(("contact.created", contact_data(contact)))
+        elif item.changed:
+            _, new = diff(item.before or {}, snapshot(contact, CONTACT_AUDIT_FIELDS))
+            if new:
+                events.append(("contact.updated", contact_data(contact, changed=list(new))))
+    webhook_emit_many(workspace=workspace, events=events)
 
 
 def _audit(workspace: Workspace, actor: Any, items: Sequence[_Item]) -> None:

@@ -17,6 +17,7 @@ from kith.accounts.models import Membership, Workspace
 from kith.contacts import selectors
 from kith.contacts.attributes import attributes_clean
 from kith.contacts.errors import DuplicateRecord, FieldErrors, InvalidFields
+from kith.contacts.hooks import contacts_changed
 from kith.contacts.models import Company, Contact, ObjectType
 from kith.contacts.services._common import (
     CONTACT_AUDIT_FIELDS,
@@ -31,6 +32,8 @@ from kith.contacts.services.tags import contact_add_tags
 from kith.contacts.validation import CONTACT_REFERENCE_FIELDS, contact_fields_clean
 from kith.core import clock
 from kith.core.audit import audit_record, diff, snapshot
+from kith.webhooks.payloads import contact_data
+from kith.webhooks.services import webhook_emit
 
 # A contact must be findable by something; any one of these will do.
 IDENTIFYING_FIELDS = ("email", "phone", "external_id", "first_name", "last_name")
@@ -168,6 +171,8 @@ def contact_create(
                  after=snapshot(contact, CONTACT_AUDIT_FIELDS))
     if tags:
         contact_add_tags(contact=contact, actor=actor, names=tags)
+    webhook_emit(workspace=workspace, event_type="contact.created", data=contact_data(contact))
+    contacts_changed(workspace=workspace, contact_ids=[contact.pk])
     return contact
 
 
@@ -191,6 +196,9 @@ def contact_update(
         old, new = diff(before, snapshot(locked, CONTACT_AUDIT_FIELDS))
         audit_record(action="contact.updated", actor=actor, workspace=locked.workspace, target=locked,
                      before=old, after=new)
+        webhook_emit(workspace=locked.workspace, event_type="contact.updated",
+                     data=contact_data(locked, changed=list(new)))
+        contacts_changed(workspace=locked.workspace, contact_ids=[locked.pk])
     return locked
 
 
@@ -199,6 +207,7 @@ def contact_delete(*, contact: Contact, actor: Any) -> None:
     """Delete ``contact`` (its tags go with it; the audit row keeps what it held)."""
     audit_record(action="contact.deleted", actor=actor, workspace=contact.workspace, target=contact,
                  before=snapshot(contact, CONTACT_AUDIT_FIELDS))
+    webhook_emit(workspace=contact.workspace, event_type="contact.deleted", data=contact_data(contact))
     contact.delete()
 
 

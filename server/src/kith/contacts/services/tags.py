@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from kith.accounts.models import Workspace
 from kith.contacts import selectors
 from kith.contacts.errors import InvalidFields
+from kith.contacts.hooks import contacts_changed
 from kith.contacts.models import Contact, ContactTag, Tag
 from kith.contacts.services._common import tag_names_clean
 from kith.core.audit import audit_record, diff, snapshot
@@ -96,6 +97,7 @@ def contact_add_tags(*, contact: Contact, actor: Any, names: Sequence[str]) -> l
         ContactTag.objects.bulk_create([ContactTag(contact=contact, tag=tag) for tag in added], ignore_conflicts=True)
         audit_record(action="contact.tags_added", actor=actor, workspace=contact.workspace, target=contact,
                      after={"tags": [tag.name for tag in added]})
+        contacts_changed(workspace=contact.workspace, contact_ids=[contact.pk])
     return added
 
 
@@ -110,4 +112,5 @@ def contact_remove_tags(*, contact: Contact, actor: Any, names: Sequence[str]) -
         ContactTag.objects.filter(pk__in=[link.pk for link in links]).delete()
         audit_record(action="contact.tags_removed", actor=actor, workspace=contact.workspace, target=contact,
                      before={"tags": [tag.name for tag in removed]})
+        contacts_changed(workspace=contact.workspace, contact_ids=[contact.pk])
     return removed

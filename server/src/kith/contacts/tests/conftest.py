@@ -52,3 +52,7 @@ def acme_key_api(personas: Any) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     return client
+
+
+# The webhooks tests' HTTP receiver, for the bulk upsert's webhook tests (test_bulk_webhooks.py).
+from kith.webhooks.tests.receiver import receiver  # noqa: F401  (fixture, by name)

@@ -43,7 +43,7 @@ def test_alice_adds_a_contact_tags_it_logs_a_note_and_filters_the_list(
     expect(tags).to_contain_text("vip")
     expect(tags).to_contain_text("renewal")
 
-    page.get_by_label("Title").fill("Kick-off call")
+    page.locator("#log-title").fill("Kick-off call")  # the tasks panel has a "Task title" field too
     page.get_by_label("Text").fill("<p>Wants the <b>team plan</b>.</p><script>alert(1)</script>")
     page.get_by_role("button", name="Log it").click()
     timeline = page.locator("#kith-timeline")

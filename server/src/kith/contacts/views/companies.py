@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
@@ -19,6 +20,10 @@ from kith.contacts.views._common import (
 from kith.core.errors import KithError
 from kith.deals import selectors as deal_selectors
 from kith.deals.views import member_object_view
+from kith.savedviews.layout import list_layout
+from kith.savedviews.models import ListKind
+from kith.search import selectors as search_selectors
+from kith.search.query import parse as search_parse
 from kith.timeline import selectors as timeline_selectors
 from kith.timeline.services import activity_log_manual
 from kith.web.views.base import MemberRequest, member_required, posted
@@ -34,18 +39,26 @@ def _company(request: MemberRequest, pk: int) -> Company:
 @member_required
 @require_GET
 def company_list(request: MemberRequest) -> HttpResponse:
-    queryset = selectors.company_list(workspace=request.workspace, membership=request.membership)
-    search = request.GET.get("q", "").strip()[:100]
-    if search:
-        queryset = queryset.filter(name__istartswith=search)
-    page = keyset_page(queryset, request.GET.get("after"))
+    search, queryset = company_list_filtered(request)
+    layout = list_layout(request, kind=ListKind.COMPANY)  # saved views: columns and sort (kith.savedviews)
+    page = (layout.page(queryset, request.GET.get("page")) if layout.sort
+            else keyset_page(queryset, request.GET.get("after")))
     query = request.GET.copy()
     query.pop("after", None)
     context = {"page": page, "search": search, "query": query.urlencode(),
-               "can_write": request.membership.can_write}
+               "can_write": request.membership.can_write, "layout": layout}
     if request.htmx and not request.htmx.boosted:
         return render(request, "contacts/_company_results.html", context)
     return render(request, "contacts/company_list.html", context)
+
+
+def company_list_filtered(request: MemberRequest) -> tuple[str, QuerySet[Company]]:
+    """The list's search text and the visible companies it selects (the list and its export read the same rows)."""
+    queryset = selectors.company_list(workspace=request.workspace, membership=request.membership)
+    search = request.GET.get("q", "").strip()[:100]
+    if search:
+        queryset = search_selectors.company_search(queryset, search_parse(search), workspace=request.workspace)
+    return search, queryset
 
 
 def _company_form_save(request: MemberRequest, form: CompanyForm, company: Company | None) -> Company | None:

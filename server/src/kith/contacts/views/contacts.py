@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -18,7 +21,12 @@ from kith.contacts.views._common import (
     require_writer,
     service_errors_to_form,
 )
+from kith.contacts.views.inline import InlineField, field_rows
 from kith.core.errors import KithError
+from kith.savedviews.layout import list_layout
+from kith.savedviews.models import ListKind
+from kith.search import selectors as search_selectors
+from kith.search.query import parse as search_parse
 from kith.timeline import selectors as timeline_selectors
 from kith.timeline.services import activity_log_manual
 from kith.web.views.base import (
@@ -43,11 +51,32 @@ def _contact(request: MemberRequest, pk: int) -> Contact:
 def contact_list(request: MemberRequest) -> HttpResponse:
     """The visible contacts, newest first, filtered by ``q``, ``lifecycle_stage``, ``lead_status``, ``owner`` and
     ``tag``; HTMX requests from the filter bar get only the results block."""
+    form, filters, queryset = contact_list_filtered(request)
+    layout = list_layout(request, kind=ListKind.CONTACT)  # saved views: columns and sort (kith.savedviews)
+    page = (layout.page(queryset, request.GET.get("page")) if layout.sort
+            else keyset_page(queryset, request.GET.get("after")))
+    query = request.GET.copy()
+    query.pop("after", None)
+    context = {"form": form, "page": page, "filtered": bool(filters), "query": query.urlencode(),
+               "can_write": request.membership.can_write, "layout": layout,
+               # The owner and company cells edit in place (contacts/_cell.html); choices load when one is opened.
+               "owner_field": InlineField("owner", "Owner", "select"),
+               "company_field": InlineField("company", "Company", "select"),
+               "tag_names": list(selectors.tag_list(workspace=request.workspace).order_by("name")
+                                 .values_list("name", flat=True)[:TAG_SUGGESTIONS])}
+    if request.htmx and not request.htmx.boosted:
+        return render(request, "contacts/_results.html", context)
+    return render(request, "contacts/list.html", context)
+
+
+def contact_list_filtered(request: MemberRequest) -> tuple[ContactFilterForm, dict[str, Any], QuerySet[Contact]]:
+    """The list's filter form, the filters it holds and the visible contacts they select (the list and its export
+    read the same rows)."""
     form = ContactFilterForm(request.GET, workspace=request.workspace)
     filters = form.filters()
     queryset = selectors.contact_list(workspace=request.workspace, membership=request.membership)
     if search := filters.get("q", "").strip():
-        queryset = selectors.contact_search(queryset, search)
+        queryset = search_selectors.contact_search(queryset, search_parse(search), workspace=request.workspace)
     for field in ("lifecycle_stage", "lead_status"):
         if field in filters:
             queryset = queryset.filter(**{field: filters[field]})
@@ -55,16 +84,10 @@ def contact_list(request: MemberRequest) -> HttpResponse:
         queryset = queryset.filter(owner_id=filters["owner"])
     if tag := filters.get("tag", "").strip():
         queryset = selectors.with_all_tags(queryset, workspace=request.workspace, names=[tag])
-    page = keyset_page(queryset, request.GET.get("after"))
-    query = request.GET.copy()
-    query.pop("after", None)
-    context = {"form": form, "page": page, "filtered": bool(filters), "query": query.urlencode(),
-               "can_write": request.membership.can_write,
-               "tag_names": list(selectors.tag_list(workspace=request.workspace).order_by("name")
-                                 .values_list("name", flat=True)[:TAG_SUGGESTIONS])}
-    if request.htmx and not request.htmx.boosted:
-        return render(request, "contacts/_results.html", context)
-    return render(request, "contacts/list.html", context)
+    for definition, value in form.attribute_values():
+        filters[f"attr.{definition.key}"] = value
+        queryset = selectors.with_attribute_equal(queryset, definition=definition, value=value)
+    return form, filters, queryset
 
 
 @member_required
@@ -133,6 +156,7 @@ def _render_detail(request: MemberRequest, contact: Contact) -> HttpResponse:
     context = {"contact": contact, "attributes": attribute_rows(contact.attributes, definitions),
                "tags": [tag.name for tag in contact.tags.all()], "can_write": request.membership.can_write,
                "tags_form": TagsForm(), "activity_form": ActivityForm(),
+               "inline_fields": field_rows(contact, workspace=request.workspace),
                **_timeline_context(request, contact, offset=0)}
     return render(request, "contacts/detail.html", context)
 

@@ -30,6 +30,8 @@ from kith.deals.models import (
 )
 from kith.timeline.models import ActivityKind
 from kith.timeline.services import activity_record
+from kith.webhooks.payloads import deal_stage_changed_data
+from kith.webhooks.services import webhook_emit
 
 DEAL_AUDIT_FIELDS = ("name", "value", "currency", "expected_close_date", "owner", "contact", "company", "pipeline",
                      "stage", "status", "lost_reason", "closed_at")
@@ -245,6 +247,8 @@ def deal_move_to_stage(
         old, new = diff(before, snapshot(locked, DEAL_AUDIT_FIELDS))
         audit_record(action="deal.stage_changed", actor=actor, workspace=locked.workspace, target=locked,
                      before=old, after=new)
+        webhook_emit(workspace=locked.workspace, event_type="deal.stage_changed",
+                     data=deal_stage_changed_data(locked, from_stage=from_stage))
     return locked
 
 

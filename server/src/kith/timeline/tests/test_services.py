@@ -3,8 +3,9 @@ import pytest
 from kith.contacts.tests.factories import ContactFactory
 from kith.core.errors import KithError
 from kith.core.models import AuditEntry
+from kith.deals.services import deal_create, pipeline_create
 from kith.timeline.models import ActivityKind
-from kith.timeline.selectors import timeline_for_contact
+from kith.timeline.selectors import timeline_for_contact, timeline_for_deal
 from kith.timeline.services import activity_delete, activity_log_manual, activity_record
 
 pytestmark = pytest.mark.django_db
@@ -47,3 +48,15 @@ def test_a_manual_entry_needs_a_subject(personas):
     with pytest.raises(KithError) as raised:
         activity_log_manual(workspace=personas.acme, actor=personas.alice, kind=ActivityKind.CALL, title="?")
     assert raised.value.field == "contact"
+
+
+def test_a_call_can_be_logged_on_a_deal_and_shows_on_its_timeline(personas):
+    pipeline = pipeline_create(workspace=personas.acme, actor=personas.alice, name="Sales")
+    deal = deal_create(workspace=personas.acme, actor=personas.alice, pipeline=pipeline, name="Pilot")
+
+    call = activity_log_manual(workspace=personas.acme, actor=personas.alice, kind=ActivityKind.CALL,
+                               title="Pricing call", body="<p>ok</p>", deal=deal)
+
+    assert call.deal == deal
+    assert call in list(timeline_for_deal(workspace=personas.acme, deal=deal))
+    assert list(timeline_for_deal(workspace=personas.mallory_inc, deal=deal)) == []
