@@ -1,8 +1,8 @@
-"""Signed links carried by messages: unsubscribe (RFC 8058 one-click) and click tracking.
+"""Signed links carried by messages: unsubscribe (RFC 8058 one-click), click tracking and the open pixel.
 
 One signature per message, not per link: every link of a message shares the message's token and adds the link's
 index in its template version, so a message with 20 links costs one HMAC. The targets come from the version, never
-from the URL, so a click link cannot be turned into an open redirect.
+from the URL, so a click link cannot be turned into an open redirect. The open pixel carries the same token.
 """
 
 from __future__ import annotations
@@ -32,9 +32,19 @@ def unsubscribe_message_id(token: str) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-def click_base(*, message_id: int) -> str:
+def tracking_token(*, message_id: int) -> str:
+    """The one signed token of a message's tracking URLs: its click links and its open pixel share it."""
+    return _CLICK.sign(str(message_id))
+
+
+def click_base(*, message_id: int, token: str = "") -> str:
     """The prefix of every tracked link of one message; the link index and a slash follow."""
-    return f"{settings.KITH_BASE_URL}/t/{_CLICK.sign(str(message_id))}/"
+    return f"{settings.KITH_BASE_URL}/t/{token or tracking_token(message_id=message_id)}/"
+
+
+def open_url(*, message_id: int, token: str = "") -> str:
+    """The open pixel of one message."""
+    return f"{settings.KITH_BASE_URL}/o/{token or tracking_token(message_id=message_id)}/"
 
 
 def click_message_id(token: str) -> int | None:

@@ -32,12 +32,16 @@ _CRLF = re.compile(r"[\r\n]+")
 _NEWLINES = re.compile(r"\r\n|\r|\n")
 # RFC 5322's recommended line length; Header folds anything longer.
 _MAX_LINE = 78
+_HARD_MAX_LINE = 998
 
 
 def header_line(name: str, value: str) -> bytes:
     """``Name: value\\r\\n`` with CR/LF removed, RFC 2047 encoding for non-ASCII and folding for long values."""
     value = _CRLF.sub(" ", value)
-    if _PLAIN_VALUE.match(value) and len(name) + 2 + len(value) <= _MAX_LINE:
+    if _PLAIN_VALUE.match(value) and (len(name) + 2 + len(value) <= _MAX_LINE
+                                      or (" " not in value and len(name) + 2 + len(value) <= _HARD_MAX_LINE)):
+        # A long value without spaces (a List-Unsubscribe URL) cannot be folded usefully: Header would only move it
+        # to a continuation line, and readers then see a leading space in the value. RFC 5322 allows 998.
         return f"{name}: {value}\r\n".encode("ascii")
     charset = "us-ascii" if _PLAIN_VALUE.match(value) else "utf-8"
     encoded = Header(value, charset, maxlinelen=_MAX_LINE - 1, header_name=name).encode(linesep="\r\n")
@@ -62,7 +66,6 @@ def address(name: str, addr: str) -> str:
 
 # Static lines of a template repeat in every message; an encoded line is remembered up to this many per cache.
 QP_CACHE_LINES = 1000
-_QP_LINE = 76
 _is_none = partial(is_, None)
 
 
@@ -81,12 +84,10 @@ def qp_body(text: str, cache: dict[str, bytes] | None = None) -> bytes:
     out: list[bytes | None] = list(map(cache.get, lines)) if cache is not None else [None] * len(lines)
     for index in compress(range(len(lines)), map(_is_none, out)):
         line = lines[index]
-        if line.isascii() and line.isprintable() and not line.endswith(" ") \
-                and len(line) + 2 * line.count("=") <= _QP_LINE:
-            # Plain short ASCII (a tracked link, a greeting): only '=' needs escaping.
-            encoded = line.encode("ascii").replace(b"=", b"=3D")
-        else:
-            encoded = binascii.b2a_qp(line.encode("utf-8"), quotetabs=False, istext=True, header=False)
+        # One C call per line does escaping, trailing whitespace and soft breaks; checking for a plain short line
+        # first (to skip it) costs more Python than it saves.
+        encoded = binascii.b2a_qp(line.encode("utf-8"), quotetabs=False, istext=True, header=False)
+        if b"=\n" in encoded:
             encoded = encoded.replace(b"=\n", b"=\r\n")  # soft breaks: no newline in the input means LF ones
         if cache is not None and len(cache) < QP_CACHE_LINES:
             cache[line] = encoded

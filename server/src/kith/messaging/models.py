@@ -62,6 +62,10 @@ class SourceType(models.TextChoices):
     TRANSACTIONAL = "transactional", "Transactional"
 
 
+# Test sends are transactional ledger rows whose source id says what they are; the dev inbox and the ledger show
+# them as tests. They go through the normal send path, so what arrives is what a contact would get.
+TEST_SOURCE_PREFIX = "test-"
+
 # Sources whose messages are marketing: they carry an unsubscribe link and are never sent to a suppressed address.
 MARKETING_SOURCES = frozenset({SourceType.CAMPAIGN, SourceType.DRIP_STEP, SourceType.WORKFLOW_STEP})
 
@@ -95,6 +99,8 @@ class Message(WorkspaceOwnedModel):
     # Merge data given by the caller (transactional API, event properties), rendered into the message.
     merge_data = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=12, choices=MessageStatus.choices, default=MessageStatus.QUEUED)
+    # The backend alias that sent it (smtp, ses, twilio, ...): provider events are matched on (provider, id).
+    provider = models.CharField(max_length=20, blank=True)
     provider_message_id = models.CharField(max_length=255, blank=True)
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -104,6 +110,11 @@ class Message(WorkspaceOwnedModel):
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Set by provider events (webhooks, DSNs, SMS status callbacks) after the send.
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    clicked_at = models.DateTimeField(null=True, blank=True)
+    event_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -116,10 +127,19 @@ class Message(WorkspaceOwnedModel):
             # The sweeper re-rings rows left queued/deferred/sending; a partial index keeps it small.
             models.Index(fields=["status", "next_attempt_at"], name="message_pending_idx",
                          condition=Q(status__in=["queued", "deferred", "sending"])),
+            # Every provider event (webhook, DSN, status callback) looks its message up by the provider's id.
+            models.Index(fields=["provider_message_id"], name="message_provider_id_idx",
+                         condition=~Q(provider_message_id="")),
         ]
 
     def __str__(self) -> str:
         return f"{self.channel} to {self.to_address} ({self.status})"
+
+    @property
+    def is_test(self) -> bool:
+        """A test send from the template editor: it goes to the editing member, not to the contact it was rendered
+        for, so it must not appear on that contact's timeline or in their statistics."""
+        return self.source_type == SourceType.TRANSACTIONAL and self.source_id.startswith(TEST_SOURCE_PREFIX)
 
     @property
     def is_marketing(self) -> bool:
@@ -149,3 +169,39 @@ class Suppression(WorkspaceOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.address} ({self.reason})"
+
+
+class EmailBackendChoice(models.TextChoices):
+    SMTP = "smtp", "SMTP server"
+    SES = "ses", "Amazon SES"
+    SENDGRID = "sendgrid", "SendGrid"
+    MAILGUN = "mailgun", "Mailgun"
+    POSTMARK = "postmark", "Postmark"
+    SINK = "sink", "Local sink (development: files under the data directory)"
+
+
+class SmsBackendChoice(models.TextChoices):
+    NONE = "none", "No SMS"
+    TWILIO = "twilio", "Twilio"
+    HTTP = "http", "Generic HTTP provider"
+
+
+class DeliverySettings(WorkspaceOwnedModel):
+    """How one workspace's messages leave: which provider per channel and the sender defaults.
+
+    Only the choice is stored here. Credentials and API URLs come from the server's environment (``KITH_SMTP_*``,
+    ``KITH_SENDGRID_*``, ``KITH_TWILIO_*``, ...; see ``.env.example``), so a database dump never holds a provider
+    secret. A blank ``email_backend`` means the server default, ``KITH_MESSAGING_EMAIL_BACKEND``."""
+
+    email_backend = models.CharField(max_length=20, choices=EmailBackendChoice.choices, blank=True)
+    from_name = models.CharField(max_length=200, blank=True)
+    from_email = models.EmailField(blank=True)
+    reply_to = models.EmailField(blank=True)
+    sms_backend = models.CharField(max_length=20, choices=SmsBackendChoice.choices, default=SmsBackendChoice.NONE)
+    sms_from = models.CharField(max_length=32, blank=True, help_text="Sender number (E.164) or alphanumeric id.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workspace"], name="delivery_settings_one_per_workspace")]
+
+    def __str__(self) -> str:
+        return f"delivery settings of workspace {self.workspace_id}"

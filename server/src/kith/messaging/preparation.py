@@ -35,6 +35,8 @@ class PreparedVersion:
     links: tuple[str, ...]
     skeleton: mime.MimeSkeleton
     domain: str
+    # The hidden link's index (``len(links)``) when clicks are tracked; see ``tracking_slots_insert``.
+    honeypot: int | None = None
     # Encoded-line caches of the two bodies (see ``mime.qp_body``); filled by the first messages built.
     text_lines: dict[str, bytes] = field(default_factory=dict)
     html_lines: dict[str, bytes] = field(default_factory=dict)
@@ -86,9 +88,32 @@ def html_reflow(html: str) -> str:
     return _DYNAMIC_ATTRIBUTE.sub(lambda m: f"\n{m.group(1)}\n", "".join(pieces))
 
 
+# A link no person sees or can tab to; security gateways follow every href, so whoever follows this one is a machine.
+_HONEYPOT = ('<a href="{{{{ _kith_click }}}}{index}/" style="display:none;font-size:0;line-height:0;'
+             'max-height:0;overflow:hidden;mso-hide:all" aria-hidden="true" tabindex="-1"></a>')
+# Where the pixel renders: empty for a message whose opens are not tracked.
+_OPEN_SLOT = "{{ _kith_open | default('') }}"
+_BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
+
+
+def tracking_slots_insert(html: str, *, honeypot: int | None) -> str:
+    """Add the open-pixel slot (and the honeypot link) at the end of the body, where they cannot shift layout."""
+    slots = (_HONEYPOT.format(index=honeypot) if honeypot is not None else "") + _OPEN_SLOT
+    match = None
+    for match in _BODY_END.finditer(html):
+        pass
+    if match is None:
+        return html + slots
+    return html[:match.start()] + slots + html[match.start():]
+
+
 def version_prepare(version: TemplateVersion, *, track_clicks: bool = True) -> PreparedVersion:
-    """Compile and pre-build everything about ``version`` that does not depend on the recipient."""
+    """Compile and pre-build everything about ``version`` that does not depend on the recipient. With
+    ``track_clicks`` off the links stay as the author wrote them (the open pixel is a slot either way)."""
     html_source, targets = links_rewrite(version.html_inlined) if track_clicks else (version.html_inlined, ())
+    honeypot = len(targets) if targets else None
+    if html_source.strip():
+        html_source = tracking_slots_insert(html_source, honeypot=honeypot)
     if version.preheader and html_source:
         # The preview line mail clients show after the subject: hidden text at the top of the body.
         hidden = ('<div style="display:none;max-height:0;overflow:hidden;mso-hide:all">'
@@ -101,42 +126,50 @@ def version_prepare(version: TemplateVersion, *, track_clicks: bool = True) -> P
     return PreparedVersion(
         version_id=version.pk,
         subject=compile_part(version.subject, field="subject", html=False),
-        html=html, text=text, links=targets,
+        html=html, text=text, links=targets, honeypot=honeypot,
         skeleton=mime.skeleton_build(from_name=version.from_name, from_email=from_email, reply_to=version.reply_to,
                                      has_text=text is not None, has_html=html is not None),
         domain=from_email.rpartition("@")[2],
     )
 
 
-_prepared: dict[tuple[int, object], PreparedVersion] = {}
+_prepared: dict[tuple[int, object, bool], PreparedVersion] = {}
 
 
-def prepared_version(version: TemplateVersion) -> PreparedVersion:
+def prepared_version(version: TemplateVersion, *, track_clicks: bool = True) -> PreparedVersion:
     """``version_prepare`` cached by version (versions never change; the cache is bounded, oldest entries go
     first). The key includes ``created_at`` so that an id reused after a database reset (test flushes, a restored
     backup) can never serve another version's content."""
-    key = (version.pk, version.created_at)
+    key = (version.pk, version.created_at, track_clicks)
     found = _prepared.get(key)
     if found is None:
-        found = version_prepare(version)
+        found = version_prepare(version, track_clicks=track_clicks)
         if len(_prepared) >= _CACHE_SIZE:
             _prepared.pop(next(iter(_prepared)))
         _prepared[key] = found
     return found
 
 
+_PIXEL = ('<img src="{url}" width="1" height="1" alt="" '
+          'style="display:block;width:1px;height:1px;border:0;margin:0;padding:0">')
+
+
 def message_build(prepared: PreparedVersion, *, message_id: int, to_name: str, to_address: str,
-                  context: dict[str, Any], marketing: bool) -> BuiltMessage:
+                  context: dict[str, Any], marketing: bool, track_opens: bool = True) -> BuiltMessage:
     """Render and encode one message: the signed unsubscribe link is ``unsubscribe_url`` in the template, and
-    marketing messages get the RFC 8058 headers. Raises ``TemplateRenderError``."""
+    marketing messages get the RFC 8058 headers. Click tracking follows ``prepared`` (see ``prepared_version``);
+    the open pixel is added when ``track_opens``. Raises ``TemplateRenderError``."""
     context = dict(context)
     # Every message may link to the unsubscribe page (a receipt may offer "stop marketing e-mail"), but only
     # marketing messages carry the one-click headers: mailbox providers show those as an "Unsubscribe" button.
     unsubscribe = links.unsubscribe_url(message_id=message_id)
     context["unsubscribe_url"] = unsubscribe
     headers = links.unsubscribe_headers(unsubscribe) if marketing else []
+    token = links.tracking_token(message_id=message_id) if prepared.links or track_opens else ""
     if prepared.links:
-        context["_kith_click"] = Markup(links.click_base(message_id=message_id))
+        context["_kith_click"] = Markup(links.click_base(message_id=message_id, token=token))
+    context["_kith_open"] = Markup(_PIXEL.format(url=links.open_url(message_id=message_id, token=token))) \
+        if track_opens else ""
     subject = prepared.subject.render(context, max_chars=998).strip()
     html = prepared.html.render(context) if prepared.html is not None else ""
     text = prepared.text.render(context) if prepared.text is not None else ""
@@ -146,3 +179,19 @@ def message_build(prepared: PreparedVersion, *, message_id: int, to_name: str, t
         text=text, html=html, headers=headers, text_cache=prepared.text_lines, html_cache=prepared.html_lines,
     )
     return BuiltMessage(subject=subject, wire=wire)
+
+
+_version_links: dict[tuple[int, object], tuple[str, ...]] = {}
+
+
+def version_links(*, version_id: int, created_at: object) -> tuple[str, ...]:
+    """The tracked-link targets of a version (what ``t/<token>/<n>/`` redirects to), cached per process like
+    ``prepared_version``; a miss reads the version once."""
+    key = (version_id, created_at)
+    found = _version_links.get(key)
+    if found is None:
+        found = links_rewrite(TemplateVersion.objects.only("html_inlined").get(pk=version_id).html_inlined)[1]
+        if len(_version_links) >= _CACHE_SIZE * 8:
+            _version_links.pop(next(iter(_version_links)))
+        _version_links[key] = found
+    return found

@@ -11,7 +11,8 @@ from kith.accounts.models import Membership, Workspace
 from kith.contacts import selectors as contact_selectors
 from kith.contacts.models import Company, ConsentState, Contact, FieldType
 from kith.core.errors import NotFound
-from kith.messaging.models import Message, Suppression, Template
+from kith.messaging.models import DeliverySettings, Message, Suppression, Template
+from kith.preferences.tokens import preferences_url
 
 CONTACT_FIELDS = ("first_name", "last_name", "email", "phone", "lifecycle_stage", "lead_status", "timezone",
                   "locale", "external_id")
@@ -44,7 +45,9 @@ def message_context(*, message: Message) -> dict[str, Any]:
     ``deal`` and ``event``, at the top level too."""
     merge = dict(message.merge_data or {})
     context: dict[str, Any] = {"contact": contact_data(message.contact), "company": company_data(message.contact.company),
-                               "workspace": {"name": message.workspace.name}, "data": merge}
+                               "workspace": {"name": message.workspace.name}, "data": merge,
+                               "preferences_url": preferences_url(workspace_id=message.workspace_id,
+                                                                  contact_id=message.contact_id)}
     for name in ("deal", "event"):
         if isinstance(merge.get(name), dict):
             context[name] = merge[name]
@@ -66,6 +69,7 @@ def sample_context(*, workspace: Workspace) -> dict[str, Any]:
         "data": ChainableUndefined(name="data"), "deal": ChainableUndefined(name="deal"),
         "event": ChainableUndefined(name="event"),
         "unsubscribe_url": "https://example.com/unsubscribe",
+        "preferences_url": "https://example.com/preferences",
     }
 
 
@@ -91,10 +95,17 @@ def message_list(*, workspace: Workspace, membership: Membership | None) -> Quer
 
 def template_get(*, workspace: Workspace, template_id: int) -> Template:
     try:
-        return Template.objects.for_workspace(workspace).get(pk=template_id)
+        # The current version is joined: queuing a message pins it and the API's answer shows its number.
+        return Template.objects.for_workspace(workspace).select_related("current_version").get(pk=template_id)
     except Template.DoesNotExist as exc:
         raise NotFound("No such template.", field="template") from exc
 
 
 def message_by_id(*, message_id: int) -> Message | None:
     return Message.objects.select_related("workspace", "contact").filter(pk=message_id).first()
+
+
+def delivery_settings_get(*, workspace: Workspace) -> DeliverySettings:
+    """The workspace's delivery settings; an unsaved default row (server default backend, no SMS) when it has none."""
+    found = DeliverySettings.objects.filter(workspace=workspace).first()
+    return found if found is not None else DeliverySettings(workspace=workspace)

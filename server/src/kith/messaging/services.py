@@ -1,58 +1,53 @@
-"""Writes of the messaging app: template versions, the ledger, sending, suppression and unsubscribe.
+"""Writes of the messaging app: template versions, the ledger, suppression and unsubscribe.
 
-Sending follows the ledger discipline of the house style: the ``Message`` row is the truth and the job only a
-doorbell. ``message_send`` claims the row with one conditional UPDATE (queued → sending) before it touches the
-network, so a rerun, a duplicate doorbell or a second worker finds nothing to do; network I/O happens outside any
-transaction.
-
-The one crash window that remains: the provider accepted the message and the worker died before writing ``sent``.
-The row then stays ``sending``. It is never sent again (at most once wins over at least once for e-mail: a
-duplicate newsletter is worse than a missing one), and it is visible as ``sending`` with a ``claimed_at`` in the
-past, so an operator, or a later sweeper, can tell "maybe sent" rows apart.
+The send path itself (claim, provider call, outcome) is ``kith.messaging.sending``; provider events after the send
+are ``kith.messaging.events``. ``message_send`` and ``message_send_task`` are re-exported here for callers.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import secrets
 from collections.abc import Mapping
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max, Q
+from django.db.models import Max
 
 from kith.accounts.models import Membership, Workspace
 from kith.contacts import selectors as contact_selectors
 from kith.contacts import services as contact_services
 from kith.contacts.models import ConsentState, Contact
+from kith.contacts.validation import normalize_phone
 from kith.core import clock
 from kith.core.audit import audit_record, snapshot
 from kith.core.errors import Conflict, KithError, NotFound
-from kith.core.jobs import enqueue_on_commit, job
+from kith.core.jobs import enqueue_on_commit
 from kith.messaging import selectors
-from kith.messaging.backends import OutgoingEmail, ResultKind, SendResult, backend_get
 from kith.messaging.models import (
     Channel,
+    DeliverySettings,
+    EmailBackendChoice,
     Message,
-    MessageStatus,
+    SmsBackendChoice,
     SourceType,
     Suppression,
     SuppressionReason,
     Template,
     TemplateVersion,
 )
-from kith.messaging.preparation import message_build, prepared_version, version_prepare
+from kith.messaging.preparation import version_prepare
 from kith.messaging.rendering import (
     TemplateRenderError,
+    compile_part,
     css_inline_template,
     text_from_html,
 )
+from kith.messaging.sending import message_send, message_send_task
+from kith.messaging.sms import MAX_SEGMENTS, sms_segments
 from kith.timeline.models import ActivityKind
 from kith.timeline.services import activity_record
+from kith.tracking.services import message_tracking_options_set
 
-# Throttling and greylisting usually clear within minutes; five tries over ~1.5 hours, then the message fails.
-MAX_SEND_ATTEMPTS = 5
-BACKOFF_SECONDS = (60, 300, 900, 3600)
 VERSION_FIELDS = ("subject", "preheader", "html", "text", "from_name", "from_email", "reply_to")
 
 
@@ -62,9 +57,12 @@ def address_normalize(address: str) -> str:
 
 # --- templates -----------------------------------------------------------------------------------------------------
 
-def template_validate(*, workspace: Workspace, content: Mapping[str, str]) -> list[TemplateRenderError]:
+def template_validate(*, workspace: Workspace, content: Mapping[str, str],
+                      channel: str = Channel.EMAIL) -> list[TemplateRenderError]:
     """Compile and render ``content`` against a sample context; the problems found, each naming its field and
-    line. An empty list means the content can be saved and sent."""
+    line. An empty list means the content can be saved and sent. An SMS template is its text part only."""
+    if channel == Channel.SMS:
+        return sms_template_validate(workspace=workspace, text=str(content.get("text", "")))
     version = TemplateVersion(pk=0, **{name: content.get(name, "") for name in VERSION_FIELDS})
     version.html_inlined = version.html
     problems: list[TemplateRenderError] = []
@@ -87,6 +85,19 @@ def template_validate(*, workspace: Workspace, content: Mapping[str, str]) -> li
     return problems
 
 
+def sms_template_validate(*, workspace: Workspace, text: str) -> list[TemplateRenderError]:
+    """An SMS text must render and, with sample values, fit ``MAX_SEGMENTS`` segments."""
+    if not text.strip():
+        return [TemplateRenderError("Give the message a text.", field="text")]
+    try:
+        rendered = compile_part(text, field="text", html=False).render(selectors.sample_context(workspace=workspace))
+    except TemplateRenderError as exc:
+        return [exc]
+    if sms_segments(rendered.strip()) > MAX_SEGMENTS:
+        return [TemplateRenderError(f"Keep the text within {MAX_SEGMENTS} SMS segments.", field="text")]
+    return []
+
+
 @transaction.atomic
 def template_create(*, workspace: Workspace, actor: Any, name: str, content: Mapping[str, str],
                     channel: str = Channel.EMAIL) -> Template:
@@ -107,10 +118,17 @@ def template_create(*, workspace: Workspace, actor: Any, name: str, content: Map
 def template_version_create(*, template: Template, actor: Any, content: Mapping[str, str]) -> TemplateVersion:
     """Add a version and make it current. Refuses content that does not render (``TemplateRenderError`` with the
     field and line of the first problem). CSS is inlined and the text part generated here, once per version."""
-    problems = template_validate(workspace=template.workspace, content=content)
+    problems = template_validate(workspace=template.workspace, content=content, channel=template.channel)
     if problems:
         raise problems[0]
     values = {name: str(content.get(name, "")) for name in VERSION_FIELDS}
+    if template.channel == Channel.EMAIL and not values["from_email"]:
+        # The workspace's sender defaults fill a version that names no sender; the version keeps them, so what a
+        # message was sent as never changes when the defaults do.
+        defaults = DeliverySettings.objects.filter(workspace=template.workspace).first()
+        if defaults is not None and defaults.from_email:
+            values |= {"from_email": defaults.from_email, "from_name": values["from_name"] or defaults.from_name,
+                       "reply_to": values["reply_to"] or defaults.reply_to}
     locked = Template.objects.select_for_update().get(pk=template.pk)
     number = (locked.versions.aggregate(top=Max("number"))["top"] or 0) + 1
     version = TemplateVersion(template=locked, number=number, **values)
@@ -138,14 +156,16 @@ def message_queue(*, workspace: Workspace, template: Template, contact: Contact,
     existing row instead of a second message. A transactional call passes no ``source_id`` and gets a fresh one."""
     if template.current_version_id is None:
         raise KithError("This template has no content yet.", field="template")
-    if not contact.email:
-        raise KithError("This contact has no e-mail address.", field="contact")
+    sms = template.channel == Channel.SMS
+    to_address = contact.phone if sms else contact.email
+    if not to_address:
+        raise KithError(f"This contact has no {'phone number' if sms else 'e-mail address'}.", field="contact")
     source_id = source_id or secrets.token_hex(16)
     try:
         with transaction.atomic():
             message = Message.objects.create(
                 workspace=workspace, channel=template.channel, contact=contact, source_type=source_type,
-                source_id=source_id, template_version_id=template.current_version_id, to_address=contact.email,
+                source_id=source_id, template_version=template.current_version, to_address=to_address,
                 merge_data=dict(merge_data or {}), queued_at=clock.now(),
             )
     except IntegrityError:
@@ -156,93 +176,79 @@ def message_queue(*, workspace: Workspace, template: Template, contact: Contact,
 
 @transaction.atomic
 def message_send_transactional(*, workspace: Workspace, actor: Any, membership: Membership | None, template_id: int,
-                               contact_id: int | None = None, email: str = "", create_contact: bool = False,
-                               merge_data: Mapping[str, Any] | None = None) -> Message:
+                               contact_id: int | None = None, email: str = "", phone: str = "",
+                               create_contact: bool = False, channel: str = "",
+                               merge_data: Mapping[str, Any] | None = None, track_opens: bool = True,
+                               track_clicks: bool = True) -> Message:
     """The transactional API's write: resolve the recipient (a contact id, or an e-mail address, creating the contact
     when asked) and queue one message. Raises ``NotFound`` for a template or contact the caller cannot see."""
     template = selectors.template_get(workspace=workspace, template_id=template_id)
+    if channel and channel != template.channel:
+        raise KithError(f"This is an {template.get_channel_display()} template.", field="template")
     if contact_id is not None:
         contact = contact_selectors.contact_get(workspace=workspace, membership=membership, contact_id=contact_id)
+    elif template.channel == Channel.SMS:
+        contact = _sms_recipient(workspace=workspace, actor=actor, membership=membership, phone=phone,
+                                 create_contact=create_contact)
     else:
         address = address_normalize(email)
-        found = contact_selectors.contact_list(workspace=workspace, membership=membership).filter(email=address)
+        # Only the row is needed here, not the list's joins and tag prefetch (this is the hot transactional path).
+        found = (contact_selectors.contact_list(workspace=workspace, membership=membership).filter(email=address)
+                 .select_related(None).prefetch_related(None))
         contact = found.first()
         if contact is None:
             if not create_contact:
                 raise NotFound("No contact has this e-mail address; pass create_contact to create one.", field="email")
             contact, _ = contact_services.contact_upsert(workspace=workspace, actor=actor, membership=membership,
                                                          data={"email": address})
-    return message_queue(workspace=workspace, template=template, contact=contact,
-                         source_type=SourceType.TRANSACTIONAL, merge_data=merge_data)
+    message = message_queue(workspace=workspace, template=template, contact=contact,
+                            source_type=SourceType.TRANSACTIONAL, merge_data=merge_data)
+    # In this transaction, so the sender (rung after commit) sees the opt-out.
+    message_tracking_options_set(message=message, track_opens=track_opens, track_clicks=track_clicks)
+    return message
 
 
-def _claim(message_id: int) -> bool:
-    """queued (or deferred and due) → sending, in one conditional UPDATE: exactly one caller wins."""
-    now = clock.now()
-    due = Q(status=MessageStatus.QUEUED) | Q(status=MessageStatus.DEFERRED, next_attempt_at__lte=now)
-    return Message.objects.filter(due, pk=message_id).update(
-        status=MessageStatus.SENDING, attempts=F("attempts") + 1, claimed_at=now) == 1
-
-
-def _finish(message: Message, *, status: str, error: str = "", **fields: Any) -> None:
-    """Write the outcome, conditioned on the row still being ours (``sending``)."""
-    Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
-        status=status, error=error[:2000], finished_at=clock.now(), **fields)
-
-
-def message_send(*, message_id: int) -> str:
-    """Send one queued message; returns the status it ended in (or its current one when there was nothing to do).
-
-    Marketing messages to a suppressed or opted-out address end ``suppressed`` without being sent."""
-    if not _claim(message_id):
-        return Message.objects.values_list("status", flat=True).get(pk=message_id)
-    message = selectors.message_for_sending(message_id=message_id)
-    if message.is_marketing and selectors.is_suppressed(workspace=message.workspace, contact=message.contact,
-                                                        address=message.to_address):
-        _finish(message, status=MessageStatus.SUPPRESSED)
-        return MessageStatus.SUPPRESSED
+def _sms_recipient(*, workspace: Workspace, actor: Any, membership: Membership | None, phone: str,
+                   create_contact: bool) -> Contact:
     try:
-        built = message_build(prepared_version(message.template_version), message_id=message.pk,
-                              to_name=message.contact.full_name, to_address=message.to_address,
-                              context=selectors.message_context(message=message), marketing=message.is_marketing)
-    except (TemplateRenderError, ValueError) as exc:
-        _finish(message, status=MessageStatus.FAILED, error=f"Rendering failed: {exc}")
-        return MessageStatus.FAILED
-    outgoing = OutgoingEmail(message_id=message.pk, envelope_from=message.template_version.from_email
-                             or "no-reply@kith.localhost", recipients=(message.to_address,), wire=built.wire)
-    backend = backend_get()
-    try:  # outside any transaction: the job runs in autocommit mode
-        result = backend.send_many([outgoing])[0]
-    finally:
-        backend.close()
-    return _record_result(message, result, subject=built.subject)
+        number = normalize_phone(phone, region="")
+    except ValueError as exc:
+        raise KithError(str(exc), field="phone") from exc
+    if not number:
+        raise KithError("Give the recipient's phone number (E.164, such as +14155550123).", field="phone")
+    contact = contact_selectors.contact_list(workspace=workspace, membership=membership).filter(phone=number).first()
+    if contact is None:
+        if not create_contact:
+            raise NotFound("No contact has this phone number; pass create_contact to create one.", field="phone")
+        contact = contact_services.contact_create(workspace=workspace, actor=actor, membership=membership,
+                                                  data={"phone": number})
+    return contact
 
 
-def _record_result(message: Message, result: SendResult, *, subject: str) -> str:
-    if result.kind == ResultKind.SENT:
-        with transaction.atomic():
-            _finish(message, status=MessageStatus.SENT, subject=subject[:998],
-                    provider_message_id=result.provider_message_id[:255], sent_at=clock.now())
-            activity_record(workspace=message.workspace, kind=ActivityKind.EMAIL_SENT, title=f"E-mail sent: {subject}",
-                            contact=message.contact, data={"message_id": message.pk,
-                                                           "source_type": message.source_type})
-        return MessageStatus.SENT
-    attempts = message.attempts  # already counts this attempt (the claim incremented it)
-    if result.kind == ResultKind.PERMANENT or attempts >= MAX_SEND_ATTEMPTS:
-        _finish(message, status=MessageStatus.FAILED, error=result.error, subject=subject[:998])
-        return MessageStatus.FAILED
-    delay = max(result.retry_after or 0, BACKOFF_SECONDS[min(attempts, len(BACKOFF_SECONDS)) - 1])
-    retry_at = clock.now() + dt.timedelta(seconds=delay)
-    with transaction.atomic():
-        Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
-            status=MessageStatus.DEFERRED, error=result.error[:2000], next_attempt_at=retry_at, subject=subject[:998])
-        enqueue_on_commit(message_send_task, run_at=retry_at, message_id=message.pk)
-    return MessageStatus.DEFERRED
+# --- delivery settings ---------------------------------------------------------------------------------------------
+
+DELIVERY_FIELDS = ("email_backend", "from_name", "from_email", "reply_to", "sms_backend", "sms_from")
 
 
-@job(max_attempts=3)
-def message_send_task(*, message_id: int) -> None:
-    message_send(message_id=message_id)
+@transaction.atomic
+def delivery_settings_update(*, workspace: Workspace, actor: Any, data: Mapping[str, str]) -> DeliverySettings:
+    """Choose the workspace's providers and sender defaults (credentials stay in the environment). An SMS provider
+    needs a sender number or id."""
+    if data.get("email_backend", "") not in ("", *EmailBackendChoice.values):
+        raise KithError(f"Use one of: {', '.join(EmailBackendChoice.values)}.", field="email_backend")
+    if data.get("sms_backend", SmsBackendChoice.NONE) not in SmsBackendChoice.values:
+        raise KithError(f"Use one of: {', '.join(SmsBackendChoice.values)}.", field="sms_backend")
+    if data.get("sms_backend", SmsBackendChoice.NONE) != SmsBackendChoice.NONE and not str(data.get("sms_from", "")).strip():
+        raise KithError("Give the number or sender id messages come from.", field="sms_from")
+    current, _ = DeliverySettings.objects.select_for_update().get_or_create(workspace=workspace)
+    before = snapshot(current, list(DELIVERY_FIELDS))
+    for name in DELIVERY_FIELDS:
+        if name in data:
+            setattr(current, name, str(data[name]).strip())
+    current.save()
+    audit_record(action="delivery_settings.updated", actor=actor, workspace=workspace, target=current,
+                 before=before, after=snapshot(current, list(DELIVERY_FIELDS)))
+    return current
 
 
 # --- suppression and unsubscribe -----------------------------------------------------------------------------------
@@ -270,6 +276,10 @@ def message_unsubscribe(*, message: Message) -> None:
     suppression_add(workspace=message.workspace, address=message.to_address, reason=SuppressionReason.UNSUBSCRIBE)
     # Locked and re-read: two clicks at once (mail scanners do this) must record one opt-out.
     contact = Contact.objects.select_for_update().get(pk=message.contact_id)
+    # A test send (the template editor's "send test to me") is rendered for a contact but goes to the editor's own
+    # address: the click unsubscribes that address, never the contact it was rendered for.
+    if contact.email != address_normalize(message.to_address):
+        return
     if contact.email_consent != ConsentState.OPTED_OUT:
         contact_services.contact_update(contact=contact, actor=None, data={"email_consent": ConsentState.OPTED_OUT})
         activity_record(workspace=message.workspace, kind=ActivityKind.UNSUBSCRIBED, title="Unsubscribed",

@@ -37,6 +37,15 @@ class BaseEmailBackend(abc.ABC):
 
     alias = ""
 
+    def reuse_key(self) -> tuple[object, ...] | None:
+        """What identifies this backend's connection, so the sender can keep it open and reuse it for the next
+        message with the same key (see ``kith.messaging.sending``); None (the default) never reuses."""
+        return None
+
+    def alive(self) -> bool:
+        """Whether a kept connection still works; checked before a kept backend is used again."""
+        return True
+
     def open(self) -> None:
         """Acquire whatever connection the backend needs; called before the first ``send_many``."""
 

@@ -41,6 +41,19 @@ class SmtpBackend(BaseEmailBackend):
         self.dkim = dkim if dkim is not None else dkim_signer_from_settings()
         self.connection: smtplib.SMTP | None = None
 
+    def reuse_key(self) -> tuple[object, ...] | None:
+        return (self.alias, self.host, self.port, self.username, self.starttls, self.tls, self.dkim)
+
+    def alive(self) -> bool:
+        """NOOP on the kept connection; a server that dropped it while idle answers with an error or not at all."""
+        if self.connection is None:
+            return True
+        try:
+            return self.connection.noop()[0] == 250
+        except (smtplib.SMTPException, OSError):
+            self.close()
+            return False
+
     def open(self) -> None:
         if self.connection is not None:
             return

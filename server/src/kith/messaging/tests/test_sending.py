@@ -20,8 +20,8 @@ from kith.messaging.models import (
     SuppressionReason,
 )
 from kith.messaging.rendering import TemplateRenderError
+from kith.messaging.sending import _claim
 from kith.messaging.services import (
-    _claim,
     message_queue,
     message_send,
     message_unsubscribe,
