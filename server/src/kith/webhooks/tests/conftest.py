@@ -1,0 +1,1 @@
+from kith.webhooks.tests.receiver import receiver  # noqa: F401  (fixture)
