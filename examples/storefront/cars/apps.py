@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CarsConfig(AppConfig):
+    name = "cars"
+    verbose_name = "Car store"
