@@ -130,6 +130,8 @@ def main() -> None:
         "template_bytes": len(html.encode()), "message_bytes": size,
         "machine": f"1 core pinned of {os.cpu_count()}, {platform.processor() or platform.machine()}, "
                    f"Python {platform.python_version()}",
+        # The machine is shared: the 1-minute load average at the end says how contended the core was.
+        "load_average": round(os.getloadavg()[0], 1),
         "commit": commit, "date": dt.date.today().isoformat(),
     }
     (ROOT / "bench" / "results" / "message_prep.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -162,7 +164,8 @@ messages/s on one core; on this machine Django's MIME step alone takes {1000 / f
 per message (the issue quotes ~0.8 ms), so absolute figures here are slower than on the reference machine — compare
 the ratio.
 
-Machine: {result["machine"]}. Date {result["date"]}, commit {result["commit"]} (plus uncommitted work).
+Machine: {result["machine"]}; load average {result["load_average"]} on {os.cpu_count()} cores while it ran (a shared
+machine: absolute figures move with it, the ratio much less). Date {result["date"]}, commit {result["commit"]} (plus uncommitted work).
 Reproduce: `.venv/bin/python bench/message_prep.py --messages 5000 --runs 5`.
 {end}
 """
