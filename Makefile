@@ -11,7 +11,7 @@ REDIS_URL_TEST ?= redis://127.0.0.1:6379/15
 PYTEST := $(PY) -m pytest
 XDIST := -n 2 --dist loadfile
 
-.PHONY: run test test-sqlite test-postgres test-celery test-browser install bench lint clean
+.PHONY: run test test-sqlite test-postgres test-celery test-browser test-crmify install bench lint clean
 
 $(PY):
 	command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -20,7 +20,7 @@ $(PY):
 
 # Reinstall when a pyproject changes; editable installs pick up code changes by themselves.
 $(STAMP): $(PY) server/pyproject.toml crmify/pyproject.toml
-	$(PY) -m pip install --quiet -e "server[dev]" -e crmify
+	$(PY) -m pip install --quiet -e "server[dev]" -e "crmify[dev]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -30,11 +30,18 @@ run: install
 	mkdir -p $(KITH_DATA_DIR)
 	cd server && $(PY) manage.py kith_run
 
+## make example: Kith (as make run starts it) + the storefront example + its crmify worker + an SMS sink, configured
+## for each other; prints the URLs. Data under $(KITH_DATA_DIR)/storefront-example; see examples/storefront/README.md.
+.PHONY: example
+example: install
+	$(PY) examples/storefront/devstack.py --data-dir $(KITH_DATA_DIR)/storefront-example
+
 ## make test: the whole suite. With CI=true: SQLite, then PostgreSQL, then the Celery worker job tests.
 test: install
 	@bin/ensure-chromium
 	mkdir -p $(KITH_DATA_DIR)
 	$(MAKE) --no-print-directory test-sqlite
+	$(MAKE) --no-print-directory test-crmify
 ifeq ($(CI),true)
 	$(MAKE) --no-print-directory test-postgres
 	$(MAKE) --no-print-directory test-celery
@@ -50,6 +57,21 @@ test-postgres: install
 test-celery: install
 	cd server && DATABASE_URL=$(PG_URL) KITH_EXPECT_DB_VENDOR=postgresql KITH_TEST_BROKER_URL=$(REDIS_URL_TEST) \
 		$(PYTEST) -m celery $(PYTEST_ARGS)
+
+## crmify's own suite: with the project's Django (5.2) on SQLite; with CI=true also on PostgreSQL with the Celery
+## delivery test (a real worker on Redis db 14) and, in a separate venv, with Django 4.2 (the oldest supported).
+CRMIFY_VENV_42 := $(CURDIR)/.venv-crmify-dj42
+test-crmify: install
+	mkdir -p $(KITH_DATA_DIR)/crmify
+	cd crmify && CRMIFY_TEST_DATA_DIR=$(KITH_DATA_DIR)/crmify $(PYTEST) -p no:cacheprovider -m "not celery" $(PYTEST_ARGS)
+ifeq ($(CI),true)
+	cd crmify && CRMIFY_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/crmify \
+		CRMIFY_TEST_BROKER_URL=redis://127.0.0.1:6379/14 $(PYTEST) -p no:cacheprovider $(PYTEST_ARGS)
+	test -x $(CRMIFY_VENV_42)/bin/python || $(PYTHON) -m venv $(CRMIFY_VENV_42)
+	$(CRMIFY_VENV_42)/bin/pip install --quiet "Django>=4.2,<4.3" -e "crmify[dev]"
+	cd crmify && CRMIFY_TEST_DATA_DIR=$(KITH_DATA_DIR)/crmify $(CRMIFY_VENV_42)/bin/python -m pytest -p no:cacheprovider \
+		-m "not celery" $(PYTEST_ARGS)
+endif
 
 test-browser: install
 	@bin/ensure-chromium

@@ -21,13 +21,30 @@ from rest_framework.test import APIClient
 
 from kith.accounts.models import ApiKey, Invitation, Membership
 from kith.accounts.services import api_key_create, invitation_create
-from kith.contacts.models import Company, Contact, CustomFieldDefinition, Tag
-from kith.contacts.services import company_create, contact_create, custom_field_definition_create
+from kith.contacts.models import Company, Contact, ContactMerge, CustomFieldDefinition, Tag
+from kith.contacts.services import company_create, contact_create, contact_merge, custom_field_definition_create
 from kith.deals.models import Deal
+from kith.events.models import Event
 from kith.deals.services import deal_create, pipeline_create
+from kith.imports import services as import_services
+from kith.imports.processing import import_run
+from kith.savedviews.models import SavedView
+from kith.segments.models import Segment
+from kith.campaigns.models import Campaign
+from kith.drips.models import Sequence, Step
 from kith.core.models import AuditEntry
-from kith.messaging.models import Message, SourceType
-from kith.messaging.services import message_queue, template_create
+from kith.messaging.models import Message, SourceType, Suppression
+from kith.messaging.services import delivery_settings_update, message_queue, suppression_add, template_create
+from kith.preferences.models import Topic
+from kith.preferences.services import topic_create
+from kith.tasks.models import Notification, NotificationKind, Task
+from kith.tasks.notifications import notification_create
+from kith.tasks.services import task_create
+from kith.webhooks.services import webhook_emit, webhook_endpoint_create
+from kith.workflows.models import Workflow
+from kith.workflows.services import workflow_create, workflow_enroll
+from kith.inbound.models import InboundEndpoint
+from kith.inbound.services import inbound_endpoint_create, inbound_refuse
 
 pytestmark = pytest.mark.django_db
 
@@ -105,20 +122,98 @@ def build_acme(personas: Any) -> Acme:
                                content={"subject": "Acme secret subject", "html": "<p>Acme secret body</p>"})
     message = message_queue(workspace=personas.acme, template=template, contact=contact,
                             source_type=SourceType.CAMPAIGN, source_id="acme-secret-campaign")
+    topic = topic_create(workspace=personas.acme, actor=personas.alice, data={"name": "Acme secret topic"})
+    # Delivery settings are per workspace; mallory's settings page must show her own, never these.
+    delivery_settings_update(workspace=personas.acme, actor=personas.alice,
+                             data={"email_backend": "sink", "from_name": "Acme secret sender",
+                                   "from_email": "acme-secret-sender@acme.test", "sms_backend": "none"})
+    suppression = suppression_add(workspace=personas.acme, address="acme-suppressed@acme-customer.test",
+                                  reason="manual")
+    task = task_create(workspace=personas.acme, actor=personas.alice,
+                       data={"title": "Acme secret task", "due_at": deal.created_at, "assignee": personas.alice.pk,
+                             "contact": contact.pk, "deal": deal.pk})
+    notification = notification_create(workspace=personas.acme, recipient=personas.alice,
+                                       kind=NotificationKind.TASK_REMINDER, text="Acme secret notification",
+                                       url=f"/tasks/{task.pk}/", task=task)
+    event = Event.objects.create(workspace=personas.acme, message_id="acme-secret-message", type="track",
+                                 name="Acme secret event", user_id="acme-secret-user", contact=contact,
+                                 timestamp=contact.created_at, received_at=contact.created_at)
+    raw_import = b"email,first_name\nacme-import@acme-customer.test,Acme secret importee\nnot-an-email,acme-secret-row\n"
+    import_job = import_services.import_create(
+        workspace=personas.acme, actor=personas.alice, membership=Membership.objects.get(
+            workspace=personas.acme, user=personas.alice), kind="contacts", file_name="acme-secret-import.csv",
+        size=len(raw_import), chunks=[raw_import])
+    import_job = import_services.import_start(job=import_job, actor=personas.alice)
+    import_run(import_id=import_job.pk)  # at once: this test's transaction never commits; errors.csv now exists
+    # A merge of two Acme contacts (search's own routes: contact merge, merge record, undo).
+    twins = [contact_create(workspace=personas.acme, actor=personas.alice,
+                            data={"first_name": "Acme secret twin", "email": f"acme-twin-{n}@acme-customer.test"})
+             for n in (1, 2)]
+    contact_merge_record = contact_merge(winner=twins[0], loser=twins[1], actor=personas.alice)
+    sequence = Sequence.objects.create(workspace=personas.acme, name="Acme secret sequence",
+                                       enroll_event="acme-secret-drip-event")
+    segment = Segment.objects.create(workspace=personas.acme, name="Acme secret segment",
+                                     definition={"tag": "acme-secret-tag"})
+    campaign = Campaign.objects.create(workspace=personas.acme, name="Acme secret campaign", template=template)
+    campaign.segments.set([segment])
+    # A workflow with one run (waiting: the doorbell never rings, this test never commits).
+    workflow = workflow_create(workspace=personas.acme, actor=personas.alice, data={
+        "name": "Acme secret workflow", "trigger_kind": "event", "trigger_config": {"event": "acme-secret-wf-event"},
+        "definition": {"steps": [{"id": "acme-secret-step", "kind": "wait", "duration": {"days": 1}}]}})
+    workflow_enroll(workflow=workflow, actor=personas.alice, contact_ids=[contact.pk])
+    # A webhook endpoint (public IP literal: no DNS lookup) and one delivery (never sent: this test never commits).
+    webhook_endpoint = webhook_endpoint_create(workspace=personas.acme, actor=personas.alice,
+                                               url="https://93.184.215.14/acme-secret-hook", event_types=["*"])
+    [webhook_delivery] = webhook_emit(workspace=personas.acme, event_type="contact.created",
+                                      data={"email": "acme-secret-webhook@acme-customer.test"})
+    # An incoming-webhook endpoint (its token and secret are Acme's) and one logged (refused) request.
+    inbound_endpoint = inbound_endpoint_create(workspace=personas.acme, actor=personas.alice, kind="generic",
+                                               name="Acme secret inbound")
+    inbound_refuse(endpoint=inbound_endpoint, http_status=401, code="invalid_signature", reason="test",
+                   body=b'{"acme-secret-inbound-body": 1}')
     return Acme(
-        objects={"message": message, "api_key": key, "invitation": invitation, "membership": membership, "audit": audit,
+        objects={"campaign": campaign, "inbound_endpoint": inbound_endpoint, "inbound_delivery": inbound_endpoint.deliveries.get(), "webhook_endpoint": webhook_endpoint, "webhook_delivery": webhook_delivery, "segment": segment, "workflow": workflow, "workflow_run": workflow.runs.get(), "import_job": import_job, "event": event, "message": message, "template": template, "topic": topic, "suppression": suppression, "api_key": key, "invitation": invitation, "membership": membership, "audit": audit,
                  "workspace": personas.acme, "contact": contact, "company": company,
                  "tag": Tag.objects.get(workspace=personas.acme), "custom_field": field,
-                 "pipeline": pipeline, "stage": deal.stage, "deal": deal},
-        secrets=["alice@acme.test", "bob@acme.test", "carol@acme.test", key.prefix, "acme-integration",
+                 "pipeline": pipeline, "stage": deal.stage, "deal": deal, "task": task,
+                 "notification": notification, "contact_merge": contact_merge_record,
+                 "sequence": sequence, "sequence_step": Step.objects.create(sequence=sequence, position=1,
+                                                                            day_offset=0, template=template),
+                 # A shared view: every Acme member sees it, mallory must not even learn its name.
+                 "saved_view": SavedView.objects.create(workspace=personas.acme, owner=personas.alice, kind="contact",
+                                                        name="Acme secret view", query="tag=acme-secret-tag",
+                                                        shared=True)},
+        secrets=["Acme secret campaign", "Acme secret inbound", inbound_endpoint.token, inbound_endpoint.secret, "acme-secret-inbound-body", "acme-secret-hook", webhook_endpoint.secret, "acme-secret-webhook@acme-customer.test", "alice@acme.test", "bob@acme.test", "carol@acme.test", key.prefix, "acme-integration",
                  raw.split("_", 2)[2], "dana@acme-customer.test", "Acme Customer Corp", "acme-secret-tag",
                  "acme_secret_field", "acme secret value", "Acme secret pipeline", "Acme secret deal",
-                 "acme-secret-campaign"],
+                 "acme-secret-campaign", "Acme secret topic", "acme-suppressed@acme-customer.test",
+                 "Acme secret template", "Acme secret subject", "Acme secret task", "Acme secret notification",
+                 "Acme secret event", "acme-secret-user", "acme-secret-message", "Acme secret sender",
+                 "acme-secret-sender@acme.test", "Acme secret view", "acme-secret-import.csv",
+                 "acme-secret-row", "Acme secret importee", "Acme secret twin", "acme-twin-2@acme-customer.test",
+                 "Acme secret segment", "Acme secret workflow", "acme-secret-wf-event", "acme-secret-step", "Acme secret sequence", "acme-secret-drip-event"],
     )
 
 
 # URL name → (kwarg values built from Acme's objects). Every route with path parameters must be listed.
 OBJECT_ROUTES: dict[str, Callable[[Acme], dict[str, Any]]] = {
+    "campaign-detail": lambda a: {"pk": a.objects["campaign"].pk},
+    "campaign-schedule": lambda a: {"pk": a.objects["campaign"].pk},
+    "campaign-unschedule": lambda a: {"pk": a.objects["campaign"].pk},
+    "campaign-pause": lambda a: {"pk": a.objects["campaign"].pk},
+    "campaign-resume": lambda a: {"pk": a.objects["campaign"].pk},
+    "campaign-cancel": lambda a: {"pk": a.objects["campaign"].pk},
+    "campaign-stats": lambda a: {"pk": a.objects["campaign"].pk},
+    "campaign-recipients": lambda a: {"pk": a.objects["campaign"].pk},
+    "campaigns:detail": lambda a: {"pk": a.objects["campaign"].pk},
+    "campaigns:edit": lambda a: {"pk": a.objects["campaign"].pk},
+    "campaigns:progress": lambda a: {"pk": a.objects["campaign"].pk},
+    "campaigns:schedule": lambda a: {"pk": a.objects["campaign"].pk},
+    "campaigns:pause": lambda a: {"pk": a.objects["campaign"].pk},
+    "campaigns:resume": lambda a: {"pk": a.objects["campaign"].pk},
+    "campaigns:cancel": lambda a: {"pk": a.objects["campaign"].pk},
+    "campaigns:unschedule": lambda a: {"pk": a.objects["campaign"].pk},
+    "campaigns:export": lambda a: {"pk": a.objects["campaign"].pk},
     "member-detail": lambda a: {"pk": a.objects["membership"].pk},
     "invitation-detail": lambda a: {"pk": a.objects["invitation"].pk},
     "api-key-detail": lambda a: {"pk": a.objects["api_key"].pk},
@@ -134,6 +229,19 @@ OBJECT_ROUTES: dict[str, Callable[[Acme], dict[str, Any]]] = {
     "deal-detail": lambda a: {"pk": a.objects["deal"].pk},
     "deal-move": lambda a: {"pk": a.objects["deal"].pk},
     "message-detail": lambda a: {"pk": a.objects["message"].pk},
+    "event-detail": lambda a: {"pk": a.objects["event"].pk},
+    "task-detail": lambda a: {"pk": a.objects["task"].pk},
+    "notification-detail": lambda a: {"pk": a.objects["notification"].pk},
+    "topic-detail": lambda a: {"pk": a.objects["topic"].pk},
+    "suppression-detail": lambda a: {"pk": a.objects["suppression"].pk},
+    "web:topic_edit": lambda a: {"pk": a.objects["topic"].pk},
+    "web:topic_archive": lambda a: {"pk": a.objects["topic"].pk},
+    "web:suppression_remove": lambda a: {"pk": a.objects["suppression"].pk},
+    "web:template_edit": lambda a: {"pk": a.objects["template"].pk},
+    "web:template_send_test": lambda a: {"pk": a.objects["template"].pk},
+    # The dev inbox maps sink files to ledger rows; a row of another workspace is a 404 whether or not a file exists.
+    "web:dev_inbox_message": lambda a: {"message_id": a.objects["message"].pk},
+    "web:dev_inbox_html": lambda a: {"message_id": a.objects["message"].pk},
     # Web UI: GET shows a confirmation (or the role form), POST acts.
     "web:member_role": lambda a: {"pk": a.objects["membership"].pk},
     "web:member_remove": lambda a: {"pk": a.objects["membership"].pk},
@@ -144,6 +252,15 @@ OBJECT_ROUTES: dict[str, Callable[[Acme], dict[str, Any]]] = {
     "web:deal_move": lambda a: {"pk": a.objects["deal"].pk},
     "web:deal_convert": lambda a: {"contact_id": a.objects["contact"].pk},
     "web:contact_detail": lambda a: {"pk": a.objects["contact"].pk},
+    "contact-merge": lambda a: {"pk": a.objects["contact"].pk},
+    "contact-merge-detail": lambda a: {"pk": a.objects["contact_merge"].pk},
+    "contact-merge-undo": lambda a: {"pk": a.objects["contact_merge"].pk},
+    "web:contact_duplicates_panel": lambda a: {"pk": a.objects["contact"].pk},
+    "web:contact_merge": lambda a: {"pk": a.objects["contact"].pk},
+    "web:contact_merge_detail": lambda a: {"pk": a.objects["contact_merge"].pk},
+    "web:contact_merge_undo": lambda a: {"pk": a.objects["contact_merge"].pk},
+    "web:saved_view_delete": lambda a: {"pk": a.objects["saved_view"].pk},
+    "web:contact_field": lambda a: {"pk": a.objects["contact"].pk, "name": "attr.acme_secret_field"},
     "web:contact_edit": lambda a: {"pk": a.objects["contact"].pk},
     "web:contact_delete": lambda a: {"pk": a.objects["contact"].pk},
     "web:contact_timeline": lambda a: {"pk": a.objects["contact"].pk},
@@ -153,6 +270,67 @@ OBJECT_ROUTES: dict[str, Callable[[Acme], dict[str, Any]]] = {
     "web:company_detail": lambda a: {"pk": a.objects["company"].pk},
     "web:company_edit": lambda a: {"pk": a.objects["company"].pk},
     "web:company_activity_log": lambda a: {"pk": a.objects["company"].pk},
+    "web:deal_activity_log": lambda a: {"pk": a.objects["deal"].pk},
+    "web:task_edit": lambda a: {"pk": a.objects["task"].pk},
+    "web:task_complete": lambda a: {"pk": a.objects["task"].pk},
+    "web:task_reopen": lambda a: {"pk": a.objects["task"].pk},
+    "web:task_delete": lambda a: {"pk": a.objects["task"].pk},
+    "web:notification_read": lambda a: {"pk": a.objects["notification"].pk},
+    "import-detail": lambda a: {"pk": a.objects["import_job"].pk},
+    "import-start": lambda a: {"pk": a.objects["import_job"].pk},
+    "import-errors": lambda a: {"pk": a.objects["import_job"].pk},
+    "web:import_detail": lambda a: {"pk": a.objects["import_job"].pk},
+    "web:import_progress": lambda a: {"pk": a.objects["import_job"].pk},
+    "web:import_cancel": lambda a: {"pk": a.objects["import_job"].pk},
+    "web:import_resume": lambda a: {"pk": a.objects["import_job"].pk},
+    "web:import_error_report": lambda a: {"pk": a.objects["import_job"].pk},
+    "segment-detail": lambda a: {"pk": a.objects["segment"].pk},
+    "segment-contacts": lambda a: {"pk": a.objects["segment"].pk},
+    "workflow-detail": lambda a: {"pk": a.objects["workflow"].pk},
+    "workflow-activate": lambda a: {"pk": a.objects["workflow"].pk},
+    "workflow-pause": lambda a: {"pk": a.objects["workflow"].pk},
+    "workflow-enroll": lambda a: {"pk": a.objects["workflow"].pk},
+    "workflow-runs": lambda a: {"pk": a.objects["workflow"].pk},
+    "workflow-funnel": lambda a: {"pk": a.objects["workflow"].pk},
+    "workflow-run-detail": lambda a: {"pk": a.objects["workflow_run"].pk},
+    "workflows:builder": lambda a: {"pk": a.objects["workflow"].pk},
+    "workflows:switch": lambda a: {"pk": a.objects["workflow"].pk},
+    "workflows:step_new": lambda a: {"pk": a.objects["workflow"].pk},
+    "workflows:step_save": lambda a: {"pk": a.objects["workflow"].pk},
+    "workflows:step_delete": lambda a: {"pk": a.objects["workflow"].pk},
+    "workflows:test_run": lambda a: {"pk": a.objects["workflow"].pk},
+    "workflows:contact_runs": lambda a: {"pk": a.objects["contact"].pk},
+    "web:segment_edit": lambda a: {"pk": a.objects["segment"].pk},
+    "sequence-detail": lambda a: {"pk": a.objects["sequence"].pk},
+    "sequence-activate": lambda a: {"pk": a.objects["sequence"].pk},
+    "sequence-deactivate": lambda a: {"pk": a.objects["sequence"].pk},
+    "sequence-steps": lambda a: {"pk": a.objects["sequence"].pk},
+    "sequence-steps-reorder": lambda a: {"pk": a.objects["sequence"].pk},
+    "sequence-step-detail": lambda a: {"pk": a.objects["sequence"].pk, "step_id": a.objects["sequence_step"].pk},
+    "sequence-enrollments": lambda a: {"pk": a.objects["sequence"].pk},
+    "sequence-stats": lambda a: {"pk": a.objects["sequence"].pk},
+    "drips:sequence_edit": lambda a: {"pk": a.objects["sequence"].pk},
+    "drips:sequence_switch": lambda a: {"pk": a.objects["sequence"].pk},
+    "drips:sequence_delete": lambda a: {"pk": a.objects["sequence"].pk},
+    "drips:step_add": lambda a: {"pk": a.objects["sequence"].pk},
+    "drips:step_edit": lambda a: {"pk": a.objects["sequence"].pk, "step_pk": a.objects["sequence_step"].pk},
+    "drips:step_move": lambda a: {"pk": a.objects["sequence"].pk, "step_pk": a.objects["sequence_step"].pk},
+    "drips:step_delete": lambda a: {"pk": a.objects["sequence"].pk, "step_pk": a.objects["sequence_step"].pk},
+    "webhook-endpoint-detail": lambda a: {"pk": a.objects["webhook_endpoint"].pk},
+    "webhook-endpoint-rotate-secret": lambda a: {"pk": a.objects["webhook_endpoint"].pk},
+    "webhook-endpoint-test": lambda a: {"pk": a.objects["webhook_endpoint"].pk},
+    "webhook-delivery-detail": lambda a: {"pk": a.objects["webhook_delivery"].pk},
+    "webhook-delivery-replay": lambda a: {"pk": a.objects["webhook_delivery"].pk},
+    "outgoing_webhooks:endpoint_edit": lambda a: {"pk": a.objects["webhook_endpoint"].pk},
+    "outgoing_webhooks:endpoint_rotate": lambda a: {"pk": a.objects["webhook_endpoint"].pk},
+    "outgoing_webhooks:endpoint_test": lambda a: {"pk": a.objects["webhook_endpoint"].pk},
+    "outgoing_webhooks:delivery_replay": lambda a: {"pk": a.objects["webhook_delivery"].pk},
+    "inbound-endpoint-detail": lambda a: {"pk": a.objects["inbound_endpoint"].pk},
+    "inbound-endpoint-rotate-secret": lambda a: {"pk": a.objects["inbound_endpoint"].pk},
+    "inbound-delivery-detail": lambda a: {"pk": a.objects["inbound_delivery"].pk},
+    "inbound:endpoint_edit": lambda a: {"pk": a.objects["inbound_endpoint"].pk},
+    "inbound:endpoint_rotate": lambda a: {"pk": a.objects["inbound_endpoint"].pk},
+    "inbound:endpoint_delete": lambda a: {"pk": a.objects["inbound_endpoint"].pk},
 }
 
 # Routes with path parameters that do not name a tenant object, with a harmless value and the reason.
@@ -162,6 +340,12 @@ NON_OBJECT_ROUTES: dict[str, dict[str, Any]] = {
     # Signed message tokens (unsubscribe, tracked links): a forged one is a 404 (kith/messaging/tests/test_views.py).
     "messaging:unsubscribe": {"token": "1:not-a-valid-signature"},
     "messaging:click": {"token": "1:not-a-valid-signature", "index": 0},
+    # The preference page's token binds workspace and contact; a forged one is a 404 (kith/preferences/tests).
+    "preferences:page": {"token": "1.1:not-a-valid-signature"},
+    # The open pixel carries the same signed token as the tracked links (kith/tracking/tests/test_requests.py).
+    "messaging:open": {"token": "1:not-a-valid-signature"},
+    # The public receiver of incoming webhooks: an unknown token is a 404 for everyone (kith/inbound/tests).
+    "inbound:receive": {"token": "not-a-valid-token"},
 }
 
 
@@ -181,7 +365,24 @@ def _state(acme: Acme) -> list[Any]:
             CustomFieldDefinition.objects.get(pk=acme.objects["custom_field"].pk).label,
             Deal.objects.filter(pk=acme.objects["deal"].pk).values_list("name", "stage_id", "status").first(),
             acme.objects["pipeline"].stages.count(),
-            Message.objects.filter(pk=acme.objects["message"].pk).values_list("status", "to_address").first()]
+            Message.objects.filter(pk=acme.objects["message"].pk).values_list("status", "to_address").first(),
+            ContactMerge.objects.filter(pk=acme.objects["contact_merge"].pk).values_list("undone_at").first(),
+            Contact.objects.filter(workspace=acme.objects["workspace"]).count(),
+            Event.objects.filter(pk=acme.objects["event"].pk).values_list("name", "contact_id").first(),
+            Topic.objects.filter(pk=acme.objects["topic"].pk).values_list("name", "archived_at").first(),
+            Suppression.objects.filter(pk=acme.objects["suppression"].pk).exists(),
+            acme.objects["template"].versions.count(),
+            Task.objects.filter(pk=acme.objects["task"].pk).values_list("title", "status").first(),
+            Notification.objects.filter(pk=acme.objects["notification"].pk).values_list("read_at").first(),
+            SavedView.objects.filter(pk=acme.objects["saved_view"].pk).values_list("name", "query").first(),
+            Segment.objects.filter(pk=acme.objects["segment"].pk).values_list("name", "definition").first(),
+            Workflow.objects.filter(pk=acme.objects["workflow"].pk).values_list("name", "status").first(),
+            acme.objects["workflow"].runs.count(),
+            Campaign.objects.filter(pk=acme.objects["campaign"].pk).values_list("name", "status").first(),
+            Sequence.objects.filter(pk=acme.objects["sequence"].pk).values_list("name", "is_active").first(),
+            Step.objects.filter(pk=acme.objects["sequence_step"].pk).values_list("position", "day_offset").first(),
+            InboundEndpoint.objects.filter(pk=acme.objects["inbound_endpoint"].pk)
+            .values_list("name", "secret", "is_active").first()]
 
 
 def _clients(personas: Any) -> dict[str, APIClient]:

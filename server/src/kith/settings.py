@@ -48,6 +48,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    # Search: full-text and trigram expressions/indexes on PostgreSQL; registers nothing on SQLite.
+    "django.contrib.postgres",
     "allauth",
     "allauth.account",
     "allauth.mfa",
@@ -61,8 +63,21 @@ INSTALLED_APPS = [
     "kith.contacts",
     "kith.timeline",
     "kith.messaging",
+    "kith.tracking",
     "kith.deals",
+    "kith.events",
+    "kith.search",
+    "kith.preferences",
+    "kith.tasks",
+    "kith.webhooks",
+    "kith.segments",
+    "kith.drips",
+    "kith.workflows",
     "kith.web",
+    "kith.savedviews",
+    "kith.imports",
+    "kith.campaigns",
+    "kith.inbound",
 ]
 
 MIDDLEWARE = [
@@ -70,6 +85,8 @@ MIDDLEWARE = [
     "kith.core.observability.MetricsMiddleware",
     # /healthz and /metrics are answered here, before host validation and sessions (see its docstring).
     "kith.core.views.OpsEndpointsMiddleware",
+    # The open pixel and tracked-link clicks, likewise before sessions and auth (see its docstring).
+    "kith.tracking.middleware.TrackingEndpointsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -81,6 +98,8 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "kith.accounts.middleware.WorkspaceMiddleware",
+    # X-RateLimit-* headers on API responses (the throttle itself is DRF's, see REST_FRAMEWORK below).
+    "kith.core.ratelimit.RateLimitHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "kith.urls"
@@ -170,6 +189,44 @@ KITH_MESSAGING_EMAIL_BACKEND = env_str("KITH_MESSAGING_EMAIL_BACKEND", "smtp")
 KITH_DKIM_DOMAIN = env_str("KITH_DKIM_DOMAIN", "")
 KITH_DKIM_SELECTOR = env_str("KITH_DKIM_SELECTOR", "")
 KITH_DKIM_PRIVATE_KEY_FILE = env_str("KITH_DKIM_PRIVATE_KEY_FILE", "")
+# Provider credentials for the delivery backends a workspace can pick (kith.messaging.backends); the *_API_URL /
+# endpoint settings exist for stand-ins and regional endpoints and default to the vendor's public API.
+KITH_SES_REGION = env_str("KITH_SES_REGION", "us-east-1")
+KITH_SES_ACCESS_KEY_ID = env_str("KITH_SES_ACCESS_KEY_ID", "")
+KITH_SES_SECRET_ACCESS_KEY = env_str("KITH_SES_SECRET_ACCESS_KEY", "")
+KITH_SES_ENDPOINT_URL = env_str("KITH_SES_ENDPOINT_URL", "")
+KITH_SES_CONFIGURATION_SET = env_str("KITH_SES_CONFIGURATION_SET", "")
+KITH_SENDGRID_API_KEY = env_str("KITH_SENDGRID_API_KEY", "")
+KITH_SENDGRID_API_URL = env_str("KITH_SENDGRID_API_URL", "")
+KITH_MAILGUN_API_KEY = env_str("KITH_MAILGUN_API_KEY", "")
+KITH_MAILGUN_DOMAIN = env_str("KITH_MAILGUN_DOMAIN", "")
+KITH_MAILGUN_API_URL = env_str("KITH_MAILGUN_API_URL", "")
+KITH_POSTMARK_SERVER_TOKEN = env_str("KITH_POSTMARK_SERVER_TOKEN", "")
+KITH_POSTMARK_API_URL = env_str("KITH_POSTMARK_API_URL", "")
+KITH_TWILIO_ACCOUNT_SID = env_str("KITH_TWILIO_ACCOUNT_SID", "")
+KITH_TWILIO_AUTH_TOKEN = env_str("KITH_TWILIO_AUTH_TOKEN", "")
+KITH_TWILIO_API_URL = env_str("KITH_TWILIO_API_URL", "https://api.twilio.com")
+KITH_SMS_HTTP_URL = env_str("KITH_SMS_HTTP_URL", "")
+KITH_SMS_HTTP_AUTH_HEADER = env_str("KITH_SMS_HTTP_AUTH_HEADER", "")
+# Provider webhooks (anymail tracking views under /webhooks/): basic auth "user:password" for all of them, plus
+# the providers' own signatures where they sign. Without KITH_WEBHOOK_BASIC_AUTH every webhook answers 401.
+KITH_WEBHOOK_BASIC_AUTH = env_str("KITH_WEBHOOK_BASIC_AUTH", "")
+ANYMAIL = {
+    "WEBHOOK_SECRET": KITH_WEBHOOK_BASIC_AUTH,
+    "MAILGUN_WEBHOOK_SIGNING_KEY": env_str("KITH_MAILGUN_WEBHOOK_SIGNING_KEY", ""),
+    "SENDGRID_TRACKING_WEBHOOK_VERIFICATION_KEY": env_str("KITH_SENDGRID_WEBHOOK_VERIFICATION_KEY", "") or None,
+    # The SES webhook confirms its SNS subscription through boto3 with the same credentials the SES backend uses.
+    "AMAZON_SES_SESSION_PARAMS": {"region_name": KITH_SES_REGION, **({
+        "aws_access_key_id": KITH_SES_ACCESS_KEY_ID, "aws_secret_access_key": KITH_SES_SECRET_ACCESS_KEY,
+    } if KITH_SES_ACCESS_KEY_ID else {})},
+}
+# SMTP bounces: the return path is bounce+<signed token>@KITH_BOUNCE_DOMAIN (VERP) when set; the bounce processor
+# reads delivered DSNs from the Maildir KITH_BOUNCE_MAILDIR (see kith.messaging.bounces).
+KITH_BOUNCE_DOMAIN = env_str("KITH_BOUNCE_DOMAIN", "")
+KITH_BOUNCE_MAILDIR = env_str("KITH_BOUNCE_MAILDIR", str(KITH_DATA_DIR / "bounces"))
+# Send jobs started per campaign: each claims batches until none is left, so this caps how many workers share one
+# campaign (more than the workers running only queues jobs that end at once).
+KITH_CAMPAIGN_SENDERS = env_int("KITH_CAMPAIGN_SENDERS", 4)
 
 # --- Jobs --------------------------------------------------------------------------------------------------
 # Celery when a broker is configured, the embedded database runner otherwise (see kith.core.jobs).
@@ -186,7 +243,26 @@ CELERY_TASK_DEFAULT_QUEUE = "kith"
 # The job row is the truth: a lost doorbell is re-rung by the sweeper, so the broker needs no durability tricks.
 KITH_JOBS_POLL_INTERVAL = float(env_str("KITH_JOBS_POLL_INTERVAL", "0.5"))
 
+# --- Outgoing webhooks --------------------------------------------------------------------------------------
+# Off in production: endpoints on private, loopback or link-local addresses are refused (SSRF). Development and
+# tests turn it on to reach a receiver on localhost.
+KITH_WEBHOOKS_ALLOW_PRIVATE = env_bool("KITH_WEBHOOKS_ALLOW_PRIVATE", False)
+
 # --- API ---------------------------------------------------------------------------------------------------
+# Token bucket per API key (and per member for session calls): KITH_API_RATE_BURST requests at once, refilled at
+# KITH_API_RATE_LIMIT requests a minute; 0 turns the limit off (kith.core.ratelimit).
+KITH_API_RATE_LIMIT = env_int("KITH_API_RATE_LIMIT", 1200)
+KITH_API_RATE_BURST = env_int("KITH_API_RATE_BURST", 600)
+# The cache holds the rate-limit buckets; shared through Redis when there is one, so every web process counts
+# together. Without Redis (embedded mode, one process) process memory does.
+KITH_CACHE_URL = env_str("KITH_CACHE_URL", env_str("REDIS_URL", ""))
+if KITH_CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": KITH_CACHE_URL,
+                          "KEY_PREFIX": "kith"}}
+elif KITH_CACHE_URL:
+    raise ImproperlyConfigured(f"KITH_CACHE_URL must be a redis:// URL, got {KITH_CACHE_URL!r}.")
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "kith"}}
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "kith.accounts.authentication.ApiKeyAuthentication",
@@ -205,6 +281,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # The API speaks JSON only: one body format to validate and document; anything else is a clear 415.
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["kith.core.ratelimit.ApiKeyRateThrottle"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
@@ -220,10 +297,17 @@ SPECTACULAR_SETTINGS = {
     # One name for a choice set used by several fields (e-mail and SMS consent share ConsentState).
     "ENUM_NAME_OVERRIDES": {"ConsentStateEnum": "kith.contacts.models.ConsentState",
                             # Deal status and stage kind share the values open/won/lost: one enum serves both.
-                            "DealOutcomeEnum": "kith.deals.models.DealStatus"},
+                            "DealOutcomeEnum": "kith.deals.models.DealStatus",
+                            "TaskStatusEnum": "kith.tasks.models.TaskStatus",
+                            # The per-item status of every bulk endpoint (contacts, tasks): one shared enum.
+                            "BulkItemStatusEnum": "kith.tasks.services.BULK_STATUS_VALUES",
+                            "ImportKindEnum": "kith.imports.models.ImportKind",
+                            "InboundEndpointKindEnum": "kith.inbound.models.EndpointKind",
+                            "MessageStatusEnum": "kith.messaging.models.MessageStatus"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "kith.core.schema.add_error_responses",
+        "kith.core.ratelimit.document_rate_limits",
     ],
 }
 
@@ -266,6 +350,8 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = env_bool("KITH_HSTS_PRELOAD", True)
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("KITH_MAX_REQUEST_BYTES", 5 * 1024 * 1024)
+# Largest CSV/XLSX file an import accepts (bytes); uploads stream to disk, so this bounds disk, not memory.
+KITH_IMPORT_MAX_BYTES = env_int("KITH_IMPORT_MAX_BYTES", 256 * 1024 * 1024)
 
 # --- Observability -----------------------------------------------------------------------------------------
 KITH_METRICS_TOKEN = env_str("KITH_METRICS_TOKEN", "")

@@ -10,6 +10,15 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", admin.site.urls),
     path("", include("kith.messaging.urls")),
+    path("webhooks/", include("kith.messaging.webhook_urls")),
+    path("", include("kith.tracking.urls")),
+    path("", include("kith.events.urls")),
+    path("", include("kith.webhooks.urls")),
+    path("", include("kith.inbound.urls")),
+    path("", include("kith.preferences.urls")),
+    path("", include("kith.drips.urls")),
+    path("", include("kith.workflows.urls")),
+    path("", include("kith.campaigns.urls")),
     path("", include("kith.web.urls")),
 ]
 

@@ -16,6 +16,8 @@ from rest_framework.views import APIView
 
 from kith.accounts import selectors, services
 from kith.accounts.models import ApiKey, ApiKeyScope, Invitation, Membership, Role
+from kith.core.api_fields import StrictCharField, StrictEmailField
+from kith.core.idempotency import IdempotentAutoSchema, IdempotentViewMixin
 from kith.core.models import AuditEntry
 
 
@@ -26,9 +28,9 @@ def _actor(request: Request) -> Any:
 
 class WorkspaceSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
-    name = serializers.CharField(max_length=100)
+    name = StrictCharField(max_length=100)
     slug = serializers.SlugField(read_only=True)
-    timezone = serializers.CharField(max_length=64)
+    timezone = StrictCharField(max_length=64)
 
     def validate_timezone(self, value: str) -> str:
         import zoneinfo  # noqa: PLC0415 — stdlib, cheap
@@ -49,6 +51,7 @@ class MemberSerializer(serializers.ModelSerializer):
 
 
 class InvitationSerializer(serializers.ModelSerializer):
+    email = StrictEmailField(max_length=254)
     role = serializers.ChoiceField(choices=[r for r in Role.choices if r[0] != Role.OWNER])
 
     class Meta:
@@ -58,6 +61,7 @@ class InvitationSerializer(serializers.ModelSerializer):
 
 
 class ApiKeySerializer(serializers.ModelSerializer):
+    name = StrictCharField(max_length=100)
     scopes = serializers.ListField(child=serializers.ChoiceField(choices=ApiKeyScope.choices), allow_empty=False)
 
     class Meta:
@@ -123,8 +127,9 @@ class WorkspaceScopedViewSet(viewsets.GenericViewSet):
         raise TypeError(f"{type(self).__name__} must define workspace_queryset()")
 
 
-class MemberViewSet(WorkspaceScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+class MemberViewSet(IdempotentViewMixin, WorkspaceScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     serializer_class = MemberSerializer
+    schema = IdempotentAutoSchema()
 
     def workspace_queryset(self) -> Any:
         return selectors.member_list(workspace=self.workspace)
@@ -145,8 +150,10 @@ class MemberViewSet(WorkspaceScopedViewSet, mixins.ListModelMixin, mixins.Retrie
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class InvitationViewSet(WorkspaceScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+class InvitationViewSet(IdempotentViewMixin, WorkspaceScopedViewSet, mixins.ListModelMixin,
+                        mixins.RetrieveModelMixin):
     serializer_class = InvitationSerializer
+    schema = IdempotentAutoSchema()
 
     def workspace_queryset(self) -> Any:
         return selectors.invitation_list(workspace=self.workspace)
@@ -171,8 +178,25 @@ class InvitationViewSet(WorkspaceScopedViewSet, mixins.ListModelMixin, mixins.Re
                                  request_only=True)],
     )
 )
-class ApiKeyViewSet(WorkspaceScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+class ApiKeyViewSet(IdempotentViewMixin, WorkspaceScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    """A replayed create (same Idempotency-Key) answers the same key without its secret: the secret is never
+    stored, not even in the idempotency record, so only the first answer carries it."""
+
     serializer_class = ApiKeySerializer
+    schema = IdempotentAutoSchema()
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        data = getattr(response, "data", None)
+        secret = data.get("key") if isinstance(data, dict) and response.status_code == status.HTTP_201_CREATED \
+            else None
+        if secret is None:
+            return super().finalize_response(request, response, *args, **kwargs)
+        # The idempotency mixin stores response.data while finalizing; it must see the masked form. The response
+        # is rendered afterwards, so the caller still receives the secret.
+        response.data = {**data, "key": f"kith_{data['prefix']}_(shown only once)"}
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response.data = data
+        return response
 
     def workspace_queryset(self) -> Any:
         return selectors.api_key_list(workspace=self.workspace)
