@@ -46,6 +46,7 @@ def campaigns_demo(context: DemoContext) -> None:
     audience.audience_insert(campaign=campaign, version_id=template.current_version_id)
     audience.counts_refresh(campaign=campaign)
     _outcomes(campaign, started)
+    campaign.refresh_from_db(fields=["audience_count"])  # counts_refresh wrote it with an UPDATE
     services.campaign_create(workspace=workspace, actor=owner, data={
         "name": "April product update (draft)", "template": template.pk, "segments": [segment.pk]})
     context.say(f"Campaigns: “{NAME}” sent to {campaign.audience_count} contacts, and a draft.")
