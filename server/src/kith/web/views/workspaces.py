@@ -22,6 +22,7 @@ from kith.web.forms import (
     add_domain_error,
     timezone_names,
 )
+from kith.web.overview import dashboard_overview
 from kith.web.views.base import KithRequest, MemberRequest, admin_required, posted
 
 # How many audit rows the dashboard previews; the audit log page has the rest.
@@ -69,7 +70,8 @@ def home(request: KithRequest) -> HttpResponse:
     member_count = selectors.member_list(workspace=workspace).count()
     mfa_enabled = is_mfa_enabled(request.user)
     active_keys = 0
-    context: dict[str, object] = {"member_count": member_count, "mfa_enabled": mfa_enabled}
+    context: dict[str, object] = {"member_count": member_count, "mfa_enabled": mfa_enabled,
+                                  "overview": dashboard_overview(workspace=workspace, membership=membership)}
     if membership.is_admin:
         active_keys = selectors.api_key_list(workspace=workspace).filter(revoked_at__isnull=True).count()
         context |= {

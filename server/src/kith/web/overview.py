@@ -1,0 +1,142 @@
+"""Reads for the dashboard's CRM overview: contacts, the default pipeline by stage, recent e-mail and the member's tasks.
+
+Every figure is one aggregate query over what the member may see (the same permission-checked selectors as the list
+pages), so a restricted rep's dashboard counts only their own records. Charts are drawn server-side as SVG bars from
+the numbers here: no chart library to vendor, and the numbers are also in the markup for screen readers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncDate
+
+from kith.accounts.models import Membership, Workspace
+from kith.contacts.selectors import contact_list
+from kith.core import clock
+from kith.deals.models import DealStatus, StageKind
+from kith.deals.selectors import deal_list, pipeline_default
+from kith.messaging.models import Channel, MessageStatus
+from kith.messaging.selectors import message_list
+from kith.tasks.models import TaskStatus
+from kith.tasks.selectors import day_bounds, task_list
+
+# How far back "new contacts" and the message chart look.
+NEW_CONTACT_DAYS = 30
+MESSAGE_DAYS = 14
+# Ledger statuses that mean the message left Kith (what "sent" counts on the dashboard). Opens are human opens only
+# (tracking keeps machine opens apart), as in campaign reports.
+_LEFT_KITH = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.BOUNCED, MessageStatus.COMPLAINED,
+              MessageStatus.DEFERRED)
+
+
+@dataclass(frozen=True)
+class StageBar:
+    name: str
+    count: int
+    values: str  # "12,000 USD + 3,000 EUR": deals keep their own currency, so sums are per currency
+    percent: int  # bar width relative to the fullest stage
+
+
+@dataclass(frozen=True)
+class DayBar:
+    day: dt.date
+    sent: int
+    opened: int
+    sent_percent: int
+    opened_percent: int
+
+
+@dataclass(frozen=True)
+class Overview:
+    contacts: int
+    new_contacts: int
+    open_deals: int
+    won_deals_30d: int
+    pipeline_name: str
+    stages: list[StageBar]
+    messages_sent: int
+    messages_opened: int
+    days: list[DayBar]
+    tasks_overdue: int
+    tasks_today: int
+
+    @property
+    def open_rate(self) -> int:
+        return round(100 * self.messages_opened / self.messages_sent) if self.messages_sent else 0
+
+    @property
+    def has_messages(self) -> bool:
+        return self.messages_sent > 0
+
+
+def _money(sums: dict[str, Decimal]) -> str:
+    return " + ".join(f"{value:,.0f} {currency}" for currency, value in sorted(sums.items())) or "—"
+
+
+def _stage_bars(*, workspace: Workspace, membership: Membership) -> tuple[str, list[StageBar]]:
+    pipeline = pipeline_default(workspace=workspace)
+    if pipeline is None:
+        return "", []
+    stages = list(pipeline.stages.filter(kind=StageKind.OPEN).order_by("position", "id"))
+    counts: dict[int, int] = {}
+    sums: dict[int, dict[str, Decimal]] = {}
+    rows = (deal_list(workspace=workspace, membership=membership)
+            .filter(pipeline=pipeline, status=DealStatus.OPEN)
+            .order_by().values("stage_id", "currency").annotate(n=Count("id"), total=Sum("value")))
+    for row in rows:
+        counts[row["stage_id"]] = counts.get(row["stage_id"], 0) + row["n"]
+        sums.setdefault(row["stage_id"], {})[row["currency"]] = row["total"] or Decimal(0)
+    most = max(counts.values(), default=0)
+    return pipeline.name, [
+        StageBar(name=stage.name, count=counts.get(stage.pk, 0), values=_money(sums.get(stage.pk, {})),
+                 percent=round(100 * counts.get(stage.pk, 0) / most) if most else 0)
+        for stage in stages
+    ]
+
+
+def _day_bars(*, workspace: Workspace, membership: Membership,
+              today_start: dt.datetime) -> tuple[int, int, list[DayBar]]:
+    # Days are the workspace's calendar days, as the people reading the chart count them.
+    today, zone = today_start.date(), today_start.tzinfo
+    since = today_start - dt.timedelta(days=MESSAGE_DAYS - 1)
+    rows = (message_list(workspace=workspace, membership=membership)
+            .filter(channel=Channel.EMAIL, sent_at__gte=since, status__in=_LEFT_KITH)
+            .order_by().annotate(day=TruncDate("sent_at", tzinfo=zone))
+            .values("day").annotate(sent=Count("id"), opened=Count("id", filter=Q(engagement__first_open_at__isnull=False))))
+    by_day: dict[dt.date, dict[str, Any]] = {row["day"]: row for row in rows}
+    days = [today - dt.timedelta(days=offset) for offset in range(MESSAGE_DAYS - 1, -1, -1)]
+    most = max((row["sent"] for row in by_day.values()), default=0)
+    bars = []
+    for day in days:
+        row = by_day.get(day, {"sent": 0, "opened": 0})
+        bars.append(DayBar(day=day, sent=row["sent"], opened=row["opened"],
+                           sent_percent=round(100 * row["sent"] / most) if most else 0,
+                           opened_percent=round(100 * row["opened"] / most) if most else 0))
+    return sum(b.sent for b in bars), sum(b.opened for b in bars), bars
+
+
+def dashboard_overview(*, workspace: Workspace, membership: Membership) -> Overview:
+    """The figures of the dashboard's CRM section for ``membership`` (about seven queries, none per row)."""
+    now = clock.now()
+    contacts = contact_list(workspace=workspace, membership=membership).order_by().aggregate(
+        total=Count("id"), new=Count("id", filter=Q(created_at__gte=now - dt.timedelta(days=NEW_CONTACT_DAYS))))
+    deals = deal_list(workspace=workspace, membership=membership).order_by().aggregate(
+        open=Count("id", filter=Q(status=DealStatus.OPEN)),
+        won=Count("id", filter=Q(status=DealStatus.WON, closed_at__gte=now - dt.timedelta(days=30))))
+    pipeline_name, stages = _stage_bars(workspace=workspace, membership=membership)
+    today_start, tomorrow_start = day_bounds(workspace=workspace, now=now)
+    sent, opened, days = _day_bars(workspace=workspace, membership=membership, today_start=today_start)
+    tasks = (task_list(workspace=workspace, membership=membership)
+             .filter(assignee_id=membership.user_id, status=TaskStatus.OPEN).order_by()
+             .aggregate(overdue=Count("id", filter=Q(due_at__lt=now)),
+                        today=Count("id", filter=Q(due_at__gte=now, due_at__lt=tomorrow_start))))
+    return Overview(
+        contacts=contacts["total"], new_contacts=contacts["new"], open_deals=deals["open"], won_deals_30d=deals["won"],
+        pipeline_name=pipeline_name, stages=stages, messages_sent=sent, messages_opened=opened, days=days,
+        tasks_overdue=tasks["overdue"], tasks_today=tasks["today"],
+    )
