@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q, Sum
 from django.db.models.functions import TruncDate
 
 from kith.accounts.models import Membership, Workspace
+from kith.contacts.models import LifecycleStage
 from kith.contacts.selectors import contact_list
 from kith.core import clock
 from kith.deals.models import DealStatus, StageKind
@@ -25,8 +26,9 @@ from kith.messaging.selectors import message_list
 from kith.tasks.models import TaskStatus
 from kith.tasks.selectors import day_bounds, task_list
 
-# How far back "new contacts" and the message chart look.
+# How far back "new contacts", win rates and the message chart look.
 NEW_CONTACT_DAYS = 30
+CLOSED_DEAL_DAYS = 90
 MESSAGE_DAYS = 14
 # Ledger statuses that mean the message left Kith (what "sent" counts on the dashboard). Opens are human opens only
 # (tracking keeps machine opens apart), as in campaign reports.
@@ -40,6 +42,28 @@ class StageBar:
     count: int
     values: str  # "12,000 USD + 3,000 EUR": deals keep their own currency, so sums are per currency
     percent: int  # bar width relative to the fullest stage
+
+
+@dataclass(frozen=True)
+class LifecycleBar:
+    label: str
+    count: int
+    percent: int
+
+
+@dataclass(frozen=True)
+class DealHealth:
+    """The default pipeline's forecast and how its deals closed over the last CLOSED_DEAL_DAYS."""
+
+    forecast: str  # open value × stage win probability, per currency
+    won: int
+    lost: int
+    cycle_days: int | None  # average days from creation to won
+
+    @property
+    def win_rate(self) -> int | None:
+        closed = self.won + self.lost
+        return round(100 * self.won / closed) if closed else None
 
 
 @dataclass(frozen=True)
@@ -57,8 +81,10 @@ class Overview:
     new_contacts: int
     open_deals: int
     won_deals_30d: int
+    lifecycle: list[LifecycleBar]
     pipeline_name: str
     stages: list[StageBar]
+    health: DealHealth | None
     messages_sent: int
     messages_opened: int
     days: list[DayBar]
@@ -78,10 +104,19 @@ def _money(sums: dict[str, Decimal]) -> str:
     return " + ".join(f"{value:,.0f} {currency}" for currency, value in sorted(sums.items())) or "—"
 
 
-def _stage_bars(*, workspace: Workspace, membership: Membership) -> tuple[str, list[StageBar]]:
+def _lifecycle_bars(*, workspace: Workspace, membership: Membership) -> list[LifecycleBar]:
+    counts = dict(contact_list(workspace=workspace, membership=membership).order_by()
+                  .values_list("lifecycle_stage").annotate(n=Count("id")))
+    most = max(counts.values(), default=0)
+    return [LifecycleBar(label=label, count=counts.get(value, 0),
+                         percent=round(100 * counts.get(value, 0) / most) if most else 0)
+            for value, label in LifecycleStage.choices]
+
+
+def _stage_bars(*, workspace: Workspace, membership: Membership) -> tuple[str, list[StageBar], DealHealth | None]:
     pipeline = pipeline_default(workspace=workspace)
     if pipeline is None:
-        return "", []
+        return "", [], None
     stages = list(pipeline.stages.filter(kind=StageKind.OPEN).order_by("position", "id"))
     counts: dict[int, int] = {}
     sums: dict[int, dict[str, Decimal]] = {}
@@ -92,11 +127,25 @@ def _stage_bars(*, workspace: Workspace, membership: Membership) -> tuple[str, l
         counts[row["stage_id"]] = counts.get(row["stage_id"], 0) + row["n"]
         sums.setdefault(row["stage_id"], {})[row["currency"]] = row["total"] or Decimal(0)
     most = max(counts.values(), default=0)
-    return pipeline.name, [
+    bars = [
         StageBar(name=stage.name, count=counts.get(stage.pk, 0), values=_money(sums.get(stage.pk, {})),
                  percent=round(100 * counts.get(stage.pk, 0) / most) if most else 0)
         for stage in stages
     ]
+    forecast: dict[str, Decimal] = {}
+    for stage in stages:
+        for currency, value in sums.get(stage.pk, {}).items():
+            forecast[currency] = forecast.get(currency, Decimal(0)) + value * stage.win_probability / 100
+    closed = (deal_list(workspace=workspace, membership=membership)
+              .filter(pipeline=pipeline, closed_at__gte=clock.now() - dt.timedelta(days=CLOSED_DEAL_DAYS))
+              .order_by().aggregate(
+                  won=Count("id", filter=Q(status=DealStatus.WON)), lost=Count("id", filter=Q(status=DealStatus.LOST)),
+                  cycle=Avg(ExpressionWrapper(F("closed_at") - F("created_at"), output_field=DurationField()),
+                            filter=Q(status=DealStatus.WON))))
+    cycle = closed["cycle"]
+    health = DealHealth(forecast=_money(forecast), won=closed["won"], lost=closed["lost"],
+                        cycle_days=round(cycle.total_seconds() / 86400) if cycle is not None else None)
+    return pipeline.name, bars, health
 
 
 def _day_bars(*, workspace: Workspace, membership: Membership,
@@ -121,14 +170,14 @@ def _day_bars(*, workspace: Workspace, membership: Membership,
 
 
 def dashboard_overview(*, workspace: Workspace, membership: Membership) -> Overview:
-    """The figures of the dashboard's CRM section for ``membership`` (about seven queries, none per row)."""
+    """The figures of the dashboard's CRM section for ``membership`` (about ten queries, none per row)."""
     now = clock.now()
     contacts = contact_list(workspace=workspace, membership=membership).order_by().aggregate(
         total=Count("id"), new=Count("id", filter=Q(created_at__gte=now - dt.timedelta(days=NEW_CONTACT_DAYS))))
     deals = deal_list(workspace=workspace, membership=membership).order_by().aggregate(
         open=Count("id", filter=Q(status=DealStatus.OPEN)),
         won=Count("id", filter=Q(status=DealStatus.WON, closed_at__gte=now - dt.timedelta(days=30))))
-    pipeline_name, stages = _stage_bars(workspace=workspace, membership=membership)
+    pipeline_name, stages, health = _stage_bars(workspace=workspace, membership=membership)
     today_start, tomorrow_start = day_bounds(workspace=workspace, now=now)
     sent, opened, days = _day_bars(workspace=workspace, membership=membership, today_start=today_start)
     tasks = (task_list(workspace=workspace, membership=membership)
@@ -137,6 +186,7 @@ def dashboard_overview(*, workspace: Workspace, membership: Membership) -> Overv
                         today=Count("id", filter=Q(due_at__gte=now, due_at__lt=tomorrow_start))))
     return Overview(
         contacts=contacts["total"], new_contacts=contacts["new"], open_deals=deals["open"], won_deals_30d=deals["won"],
-        pipeline_name=pipeline_name, stages=stages, messages_sent=sent, messages_opened=opened, days=days,
+        lifecycle=_lifecycle_bars(workspace=workspace, membership=membership),
+        pipeline_name=pipeline_name, stages=stages, health=health, messages_sent=sent, messages_opened=opened, days=days,
         tasks_overdue=tasks["overdue"], tasks_today=tasks["today"],
     )
