@@ -303,7 +303,9 @@ SPECTACULAR_SETTINGS = {
                             "BulkItemStatusEnum": "kith.tasks.services.BULK_STATUS_VALUES",
                             "ImportKindEnum": "kith.imports.models.ImportKind",
                             "InboundEndpointKindEnum": "kith.inbound.models.EndpointKind",
-                            "MessageStatusEnum": "kith.messaging.models.MessageStatus"},
+                            "MessageStatusEnum": "kith.messaging.models.MessageStatus",
+                            "ActivityKindEnum": "kith.timeline.models.ActivityKind",
+                            "LoggedActivityKindEnum": "kith.timeline.models.MANUAL_KIND_CHOICES"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "kith.core.schema.add_error_responses",
