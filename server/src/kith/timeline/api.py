@@ -28,7 +28,12 @@ from kith.core.api_fields import StrictCharField, StrictIntegerField
 from kith.core.errors import NotFound
 from kith.deals import selectors as deal_selectors
 from kith.timeline import selectors, services
-from kith.timeline.models import MANUAL_KIND_CHOICES, MANUAL_KINDS, Activity, ActivityKind
+from kith.timeline.models import (
+    MANUAL_KIND_CHOICES,
+    MANUAL_KINDS,
+    Activity,
+    ActivityKind,
+)
 
 MAX_ID = 2**63 - 1
 BODY_HELP = ("HTML; kept tags: p, br, strong, b, em, i, u, s, ul, ol, li, a (http, https, mailto, tel links), "

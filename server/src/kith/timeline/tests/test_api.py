@@ -197,6 +197,3 @@ def test_an_api_key_with_write_scope_logs_without_a_person(personas, acme_key_ap
     assert created.status_code == 201, created.content
     assert created.json()["actor"] is None
     assert acme_key_api.delete(f"{URL}{created.json()['id']}/").status_code == 204
-
-
-from kith.contacts.tests.conftest import acme_key_api  # noqa: E402,F401  (fixture, by name)
