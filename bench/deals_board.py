@@ -67,20 +67,19 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kith.settings")
 os.environ.setdefault("KITH_DATA_DIR", tempfile.mkdtemp(prefix="kith-bench-deals-board-"))
 os.environ.setdefault("KITH_LOG_LEVEL", "WARNING")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
-from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.test import Client  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
-
-from kith.accounts.models import Membership, Role, User, Workspace  # noqa: E402
-from kith.contacts.models import Company, Contact  # noqa: E402
-from kith.deals.models import Deal, DealStatus, Pipeline, StageKind  # noqa: E402
-from kith.deals.selectors import BOARD_CARDS_PER_COLUMN  # noqa: E402
-from kith.deals.services import pipeline_create  # noqa: E402
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from kith.accounts.models import Membership, Role, User, Workspace
+from kith.contacts.models import Company, Contact
+from kith.deals.models import Deal, DealStatus, Pipeline, StageKind
+from kith.deals.selectors import BOARD_CARDS_PER_COLUMN
+from kith.deals.services import pipeline_create
 
 FILTER_FROM, FILTER_TO = dt.date(2026, 1, 1), dt.date(2026, 6, 30)
 

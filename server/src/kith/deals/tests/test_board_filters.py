@@ -40,20 +40,20 @@ def _columns(personas, sales, **filters):
 def test_the_selector_narrows_cards_counts_and_totals(personas, sales, board):
     assert _columns(personas, sales) == {
         "Qualification": ({"Alice January", "Alice March", "Bob January", "Bob undated"}, 4,
-                          {"EUR": Decimal("3300"), "USD": Decimal("40")}),
-        "Proposal": ({"Bob proposal"}, 1, {"EUR": Decimal("5000")}),
+                          {"EUR": Decimal(3300), "USD": Decimal(40)}),
+        "Proposal": ({"Bob proposal"}, 1, {"EUR": Decimal(5000)}),
     }
     assert _columns(personas, sales, owner_id=personas.bob.pk) == {
-        "Qualification": ({"Bob January", "Bob undated"}, 2, {"EUR": Decimal("300"), "USD": Decimal("40")}),
-        "Proposal": ({"Bob proposal"}, 1, {"EUR": Decimal("5000")}),
+        "Qualification": ({"Bob January", "Bob undated"}, 2, {"EUR": Decimal(300), "USD": Decimal(40)}),
+        "Proposal": ({"Bob proposal"}, 1, {"EUR": Decimal(5000)}),
     }
     # A close-date window leaves out undated deals and those outside it, at both ends inclusive.
     assert _columns(personas, sales, close_from=dt.date(2026, 1, 15), close_to=dt.date(2026, 2, 1)) == {
-        "Qualification": ({"Alice January", "Bob January"}, 2, {"EUR": Decimal("1300")}),
-        "Proposal": ({"Bob proposal"}, 1, {"EUR": Decimal("5000")}),
+        "Qualification": ({"Alice January", "Bob January"}, 2, {"EUR": Decimal(1300)}),
+        "Proposal": ({"Bob proposal"}, 1, {"EUR": Decimal(5000)}),
     }
     assert _columns(personas, sales, owner_id=personas.alice.pk, close_from=dt.date(2026, 2, 1)) == {
-        "Qualification": ({"Alice March"}, 1, {"EUR": Decimal("2000")}),
+        "Qualification": ({"Alice March"}, 1, {"EUR": Decimal(2000)}),
     }
     assert _columns(personas, sales, close_to=dt.date(2025, 12, 31)) == {}
 
@@ -61,7 +61,7 @@ def test_the_selector_narrows_cards_counts_and_totals(personas, sales, board):
 def _page_columns(html):
     """Stage name → (count shown in the header, totals text, card names) as the page renders them."""
     found = {}
-    for section in re.findall(r'<section class="kith-board-column .*?</section>', html, flags=re.S):
+    for section in re.findall(r'<section class="kith-board-column .*?</section>', html, flags=re.DOTALL):
         name = re.search(r'data-stage-name="([^"]+)"', section).group(1)
         count = int(re.search(r'<span class="kith-count">(\d+)</span>', section).group(1))
         total = re.sub(r"<[^>]+>", " ", re.search(r'kith-board-column-total">(.*?)</div>', section).group(1))
