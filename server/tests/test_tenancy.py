@@ -40,6 +40,8 @@ from kith.preferences.services import topic_create
 from kith.tasks.models import Notification, NotificationKind, Task
 from kith.tasks.notifications import notification_create
 from kith.tasks.services import task_create
+from kith.timeline.models import Activity
+from kith.timeline.services import activity_log_manual
 from kith.webhooks.services import webhook_emit, webhook_endpoint_create
 from kith.workflows.models import Workflow
 from kith.workflows.services import workflow_create, workflow_enroll
@@ -171,8 +173,10 @@ def build_acme(personas: Any) -> Acme:
                                                name="Acme secret inbound")
     inbound_refuse(endpoint=inbound_endpoint, http_status=401, code="invalid_signature", reason="test",
                    body=b'{"acme-secret-inbound-body": 1}')
+    note = activity_log_manual(workspace=personas.acme, actor=personas.alice, kind="note",
+                               title="Acme secret note", body="<p>acme secret note body</p>", contact=contact)
     return Acme(
-        objects={"campaign": campaign, "inbound_endpoint": inbound_endpoint, "inbound_delivery": inbound_endpoint.deliveries.get(), "webhook_endpoint": webhook_endpoint, "webhook_delivery": webhook_delivery, "segment": segment, "workflow": workflow, "workflow_run": workflow.runs.get(), "import_job": import_job, "event": event, "message": message, "template": template, "topic": topic, "suppression": suppression, "api_key": key, "invitation": invitation, "membership": membership, "audit": audit,
+        objects={"activity": note, "campaign": campaign, "inbound_endpoint": inbound_endpoint, "inbound_delivery": inbound_endpoint.deliveries.get(), "webhook_endpoint": webhook_endpoint, "webhook_delivery": webhook_delivery, "segment": segment, "workflow": workflow, "workflow_run": workflow.runs.get(), "import_job": import_job, "event": event, "message": message, "template": template, "topic": topic, "suppression": suppression, "api_key": key, "invitation": invitation, "membership": membership, "audit": audit,
                  "workspace": personas.acme, "contact": contact, "company": company,
                  "tag": Tag.objects.get(workspace=personas.acme), "custom_field": field,
                  "pipeline": pipeline, "stage": deal.stage, "deal": deal, "task": task,
@@ -183,7 +187,7 @@ def build_acme(personas: Any) -> Acme:
                  "saved_view": SavedView.objects.create(workspace=personas.acme, owner=personas.alice, kind="contact",
                                                         name="Acme secret view", query="tag=acme-secret-tag",
                                                         shared=True)},
-        secrets=["Acme secret campaign", "Acme secret inbound", inbound_endpoint.token, inbound_endpoint.secret, "acme-secret-inbound-body", "acme-secret-hook", webhook_endpoint.secret, "acme-secret-webhook@acme-customer.test", "alice@acme.test", "bob@acme.test", "carol@acme.test", key.prefix, "acme-integration",
+        secrets=["Acme secret note", "acme secret note body", "Acme secret campaign", "Acme secret inbound", inbound_endpoint.token, inbound_endpoint.secret, "acme-secret-inbound-body", "acme-secret-hook", webhook_endpoint.secret, "acme-secret-webhook@acme-customer.test", "alice@acme.test", "bob@acme.test", "carol@acme.test", key.prefix, "acme-integration",
                  raw.split("_", 2)[2], "dana@acme-customer.test", "Acme Customer Corp", "acme-secret-tag",
                  "acme_secret_field", "acme secret value", "Acme secret pipeline", "Acme secret deal",
                  "acme-secret-campaign", "Acme secret topic", "acme-suppressed@acme-customer.test",
@@ -231,6 +235,7 @@ OBJECT_ROUTES: dict[str, Callable[[Acme], dict[str, Any]]] = {
     "message-detail": lambda a: {"pk": a.objects["message"].pk},
     "event-detail": lambda a: {"pk": a.objects["event"].pk},
     "task-detail": lambda a: {"pk": a.objects["task"].pk},
+    "activity-detail": lambda a: {"pk": a.objects["activity"].pk},
     "notification-detail": lambda a: {"pk": a.objects["notification"].pk},
     "topic-detail": lambda a: {"pk": a.objects["topic"].pk},
     "suppression-detail": lambda a: {"pk": a.objects["suppression"].pk},
@@ -373,6 +378,7 @@ def _state(acme: Acme) -> list[Any]:
             Suppression.objects.filter(pk=acme.objects["suppression"].pk).exists(),
             acme.objects["template"].versions.count(),
             Task.objects.filter(pk=acme.objects["task"].pk).values_list("title", "status").first(),
+            Activity.objects.filter(pk=acme.objects["activity"].pk).values_list("title", "body").first(),
             Notification.objects.filter(pk=acme.objects["notification"].pk).values_list("read_at").first(),
             SavedView.objects.filter(pk=acme.objects["saved_view"].pk).values_list("name", "query").first(),
             Segment.objects.filter(pk=acme.objects["segment"].pk).values_list("name", "definition").first(),

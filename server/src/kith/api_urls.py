@@ -14,6 +14,7 @@ from kith.preferences import api as preferences_api
 from kith.segments import api as segments_api
 from kith.drips import api as drips_api
 from kith.tasks import api as tasks_api
+from kith.timeline import api as timeline_api
 from kith.webhooks import api as webhooks_api
 from kith.workflows import api as workflows_api
 from kith.inbound import api as inbound_api
@@ -28,6 +29,7 @@ imports_api.register(router)
 messaging_api.register(router)
 preferences_api.register(router)
 tasks_api.register(router)
+timeline_api.register(router)
 segments_api.register(router)
 campaigns_api.register(router)
 drips_api.register(router)

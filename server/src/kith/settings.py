@@ -299,11 +299,13 @@ SPECTACULAR_SETTINGS = {
                             # Deal status and stage kind share the values open/won/lost: one enum serves both.
                             "DealOutcomeEnum": "kith.deals.models.DealStatus",
                             "TaskStatusEnum": "kith.tasks.models.TaskStatus",
-                            # The per-item status of every bulk endpoint (contacts, tasks): one shared enum.
-                            "BulkItemStatusEnum": "kith.tasks.services.BULK_STATUS_VALUES",
+                            # The per-item status of every bulk endpoint (contacts, companies, deals, tasks): one enum.
+                            "BulkItemStatusEnum": "kith.contacts.bulk.BULK_STATUS_VALUES",
                             "ImportKindEnum": "kith.imports.models.ImportKind",
                             "InboundEndpointKindEnum": "kith.inbound.models.EndpointKind",
-                            "MessageStatusEnum": "kith.messaging.models.MessageStatus"},
+                            "MessageStatusEnum": "kith.messaging.models.MessageStatus",
+                            "ActivityKindEnum": "kith.timeline.models.ActivityKind",
+                            "LoggedActivityKindEnum": "kith.timeline.models.MANUAL_KIND_CHOICES"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "kith.core.schema.add_error_responses",

@@ -181,10 +181,11 @@ class CampaignViewSet(CrmViewSet, mixins.ListModelMixin, mixins.RetrieveModelMix
     ordering_fields = ("id",)
 
     def workspace_queryset(self) -> Any:
-        status_filter = self.request.query_params.get("status", "") if self.action == "list" else ""
-        if status_filter and status_filter not in CampaignStatus.values:
+        status_filter = self.request.query_params.get("status") if self.action == "list" else None
+        # An empty ?status= is a malformed filter (400), not "no filter": the document's enum has no "".
+        if status_filter is not None and status_filter not in CampaignStatus.values:
             raise ValidationError({"status": [f"Use one of: {', '.join(CampaignStatus.values)}."]})
-        return selectors.campaign_list(workspace=self.workspace, status=status_filter) \
+        return selectors.campaign_list(workspace=self.workspace, status=status_filter or "") \
             .prefetch_related("segments", "exclusion_segments", "variants")
 
     def _input(self, *, partial: bool) -> dict[str, Any]:
@@ -271,10 +272,10 @@ class CampaignViewSet(CrmViewSet, mixins.ListModelMixin, mixins.RetrieveModelMix
     @action(detail=True, methods=["get"])
     def recipients(self, request: Request, pk: int | None = None) -> Response:
         campaign = self.get_object()
-        wanted = request.query_params.get("status", "")
-        if wanted and wanted not in MessageStatus.values:
+        wanted = request.query_params.get("status")
+        if wanted is not None and wanted not in MessageStatus.values:
             raise ValidationError({"status": [f"Use one of: {', '.join(MessageStatus.values)}."]})
-        page = self.paginate_queryset(selectors.recipient_list(campaign=campaign, status=wanted))
+        page = self.paginate_queryset(selectors.recipient_list(campaign=campaign, status=wanted or ""))
         return self.get_paginated_response(RecipientSerializer(page, many=True).data)
 
 

@@ -19,8 +19,15 @@ from rest_framework.routers import BaseRouter
 
 from kith.accounts.permissions import WorkspaceAccess
 from kith.contacts import selectors as contact_selectors
+from kith.contacts.api.bulk import (
+    BULK_DESCRIPTION,
+    BulkResultSerializer,
+    bulk_request_serializer,
+    bulk_result_example,
+)
 from kith.contacts.api.exports import ExportMixin
 from kith.contacts.api.views import CrmViewSet, ManagesVocabulary
+from kith.contacts.bulk import MAX_BULK_ITEMS, bulk_summary
 from kith.contacts.errors import InvalidFields
 from kith.core.api_fields import (
     StrictBooleanField,
@@ -132,6 +139,24 @@ class DealInputSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=DealStatus.choices, required=False,
                                      help_text="Update only: close or reopen the deal where it stands.")
     lost_reason = StrictCharField(max_length=255, required=False, allow_blank=True)
+
+
+class DealBulkItemSerializer(DealInputSerializer):
+    """On create ``name`` is required and ``pipeline``/``stage`` may be given; on update (``id`` or a known
+    ``external_id``) the fields of PATCH."""
+
+    name = StrictCharField(max_length=255, required=False, help_text="Required when creating.")
+    id = StrictIntegerField(min_value=1, max_value=MAX_ID, required=False,
+                            help_text="Give it to update that deal.")
+    external_id = StrictCharField(max_length=255, required=False,
+                                  help_text="The deal's id in your system: updates the deal that has it, or creates "
+                                            "it with this id (so a retried sync creates nothing twice).")
+
+
+DealBulkRequestSerializer = bulk_request_serializer(
+    "DealBulkRequestSerializer", DealBulkItemSerializer,
+    f"At most {MAX_BULK_ITEMS} deals: items with `id` (or the `external_id` of a deal) update it, the others "
+    "create one.")
 
 
 class DealMoveSerializer(serializers.Serializer):
@@ -360,6 +385,37 @@ class DealViewSet(ExportMixin, DealsViewSet, mixins.ListModelMixin, mixins.Retri
     def destroy(self, request: Request, pk: int | None = None) -> Response:
         services.deal_delete(deal=self.get_object(), actor=self.actor)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        request=DealBulkRequestSerializer, responses=BulkResultSerializer,
+        description=f"Create or update up to {MAX_BULK_ITEMS} deals. An item with `id` updates that deal (as PATCH: "
+                    "stages change through `/move/`); one with an `external_id` updates the deal that has it or "
+                    "creates it; the others create a deal (default pipeline and first stage unless given; owner: "
+                    "you, for a session). " + BULK_DESCRIPTION,
+        examples=[
+            OpenApiExample("Sync from another system, and close one deal", request_only=True, value={"items": [
+                {"external_id": "crm-4411", "name": "Globex renewal", "value": "12000.00", "currency": "EUR",
+                 "expected_close_date": "2026-12-31", "company": 52},
+                {"external_id": "crm-4412", "name": "Initech pilot", "stage": 14},
+                {"id": 310, "status": "lost", "lost_reason": "Chose a competitor"},
+                {"id": 311, "status": "lost"},
+            ]}),
+            bulk_result_example([
+                {"index": 0, "status": "created", "id": 901, "errors": None},
+                {"index": 1, "status": "unchanged", "id": 877, "errors": None},
+                {"index": 2, "status": "updated", "id": 310, "errors": None},
+                {"index": 3, "status": "error", "id": None, "errors": {"lost_reason": ["Say why the deal was lost."]}},
+            ]),
+        ],
+    )
+    @action(detail=False, methods=["post"], url_path="bulk")
+    def bulk(self, request: Request) -> Response:
+        items = self.valid(DealBulkRequestSerializer)["items"]
+        # As for a single create: a member's new deal is theirs unless they name an owner.
+        results = services.deal_bulk_write(workspace=self.workspace, actor=self.actor, items=items,
+                                           membership=self.membership,
+                                           default_owner=request.user if self.membership is not None else None)
+        return Response(BulkResultSerializer(bulk_summary(results)).data)
 
     @extend_schema(methods=["GET"], request=None, responses=StageChangeSerializer(many=True),
                    description="The deal's moves so far (its stage history), newest first.")

@@ -10,7 +10,13 @@ from typing import Any
 
 from django.http import FileResponse, Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -85,6 +91,32 @@ class ImportStartSerializer(serializers.Serializer):
     update_existing = StrictBooleanField(required=False)
 
 
+_IMPORT_EXAMPLE = {
+    "id": 31, "kind": "contacts", "status": "running", "file_name": "webinar-leads.csv", "file_size": 48213,
+    "format": "csv", "encoding": "utf-8", "delimiter": ",", "headers": ["Email", "First name", "Plan", "Tags"],
+    "mapping": {"0": "email", "1": "first_name", "2": "attr.plan", "3": "tags"}, "upsert_key": "email",
+    "update_existing": True, "total_rows": 1200, "processed_rows": 500, "created_count": 430, "updated_count": 61,
+    "skipped_count": 0, "failed_count": 9, "checkpoint": 500, "failure_message": "",
+    "error_report_url": "/api/v1/imports/31/errors/", "created_at": "2026-11-20T09:00:02Z",
+    "started_at": "2026-11-20T09:00:05Z", "finished_at": None,
+}
+_DONE_EXAMPLE = {**_IMPORT_EXAMPLE, "status": "done", "processed_rows": 1200, "created_count": 1040,
+                 "updated_count": 144, "failed_count": 16, "checkpoint": 1200, "finished_at": "2026-11-20T09:00:41Z"}
+_DRAFT_EXAMPLE = {**_IMPORT_EXAMPLE, "status": "draft", "mapping": {}, "upsert_key": "", "processed_rows": 0,
+                  "created_count": 0, "updated_count": 0, "failed_count": 0, "checkpoint": 0,
+                  "error_report_url": None, "started_at": None}
+
+
+@extend_schema_view(
+    list=extend_schema(description="The workspace's imports, newest first.",
+                       examples=[OpenApiExample("Imports", response_only=True,
+                                                value={"next": None, "previous": None, "results": [_DONE_EXAMPLE]})]),
+    retrieve=extend_schema(
+        description="One import: poll it for progress (`processed_rows` of `total_rows`, an estimate until it is "
+                    "done) and the summary counts.",
+        examples=[OpenApiExample("Running", response_only=True, value=_IMPORT_EXAMPLE),
+                  OpenApiExample("Done, with failed rows", response_only=True, value=_DONE_EXAMPLE)]),
+)
 class ImportViewSet(CrmViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     serializer_class = ImportSerializer
     # The upload is multipart; ``start`` takes JSON (or the same form encoding, the mapping as JSON text).
@@ -106,7 +138,24 @@ class ImportViewSet(CrmViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin
             raise PermissionDenied("Your role cannot import records of this kind.")
         return job
 
-    @extend_schema(request={"multipart/form-data": ImportCreateSerializer}, responses={201: ImportSerializer})
+    @extend_schema(
+        request={"multipart/form-data": ImportCreateSerializer}, responses={201: ImportSerializer},
+        description="Upload a CSV or XLSX file. Without `start` the import stays a draft whose `headers` and guessed "
+                    "`mapping` you can check before `POST …/start/`; with `start=true` it runs at once in the "
+                    "background. Good rows import even when others fail; failed rows are listed in the error report.",
+        examples=[
+            OpenApiExample("Upload and start, mapping given", request_only=True, media_type="multipart/form-data",
+                           value={"kind": "contacts", "file": "webinar-leads.csv",
+                                  "mapping": '{"0": "email", "1": "first_name", "2": "attr.plan", "3": "tags"}',
+                                  "upsert_key": "email", "update_existing": "true", "start": "true"}),
+            OpenApiExample("Upload a draft", request_only=True, media_type="multipart/form-data",
+                           value={"kind": "companies", "file": "accounts.xlsx"}),
+            OpenApiExample("Started", response_only=True, status_codes=["201"],
+                           value={**_IMPORT_EXAMPLE, "status": "queued", "processed_rows": 0, "created_count": 0,
+                                  "updated_count": 0, "failed_count": 0, "checkpoint": 0,
+                                  "error_report_url": None, "started_at": None}),
+        ],
+    )
     def create(self, request: Request) -> Response:
         serializer = ImportCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -131,9 +180,20 @@ class ImportViewSet(CrmViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin
         return Response(ImportSerializer(self._job(pk)).data)
 
     @extend_schema(methods=["GET"], request=None, responses={200: ImportSerializer},
-                   description="The import as `start` would find it (its mapping and options).")
+                   description="The import as `start` would find it (its mapping and options).",
+                   examples=[OpenApiExample("A draft", response_only=True, value=_DRAFT_EXAMPLE)])
     @extend_schema(methods=["POST"], request=ImportStartSerializer, responses={200: ImportSerializer},
-                   description="Start a draft import, optionally setting its mapping and options first.")
+                   description="Start a draft import, optionally setting its mapping and options first.",
+                   examples=[
+                       OpenApiExample("Map the columns and start", request_only=True,
+                                      value={"mapping": {"0": "email", "1": "first_name", "2": "attr.plan",
+                                                         "3": "tags", "4": "skip"},
+                                             "upsert_key": "email", "update_existing": False}),
+                       OpenApiExample("Started", response_only=True,
+                                      value={**_IMPORT_EXAMPLE, "status": "queued", "processed_rows": 0,
+                                             "created_count": 0, "updated_count": 0, "failed_count": 0,
+                                             "checkpoint": 0, "error_report_url": None, "started_at": None}),
+                   ])
     @action(detail=True, methods=["get", "post"])
     def start(self, request: Request, pk: str | None = None) -> Response:
         if request.method == "GET":
@@ -144,8 +204,15 @@ class ImportViewSet(CrmViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin
         job = services.import_start(job=job, actor=self.actor)
         return Response(ImportSerializer(selectors.import_get(workspace=self.workspace, import_id=job.pk)).data)
 
-    @extend_schema(responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY,
-                                                                 description="One line per failed row.")})
+    @extend_schema(
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="One line per failed row.")},
+        examples=[OpenApiExample(
+            "Two failed rows", response_only=True, media_type="text/csv",
+            value="row,error,Email,First name,Plan,Tags\r\n"
+                  "7,email: Enter a valid e-mail address.,dana(at)example.com,Dana,pro,\r\n"
+                  "12,\"attr.plan: 'platinum' is not one of the choices: free, pro, enterprise.\",ben@example.com,Ben,"
+                  "platinum,vip\r\n")],
+    )
     @action(detail=True, methods=["get"])
     def errors(self, request: Request, pk: str | None = None) -> FileResponse:
         """The error report: the row number, the errors, then the row's original cells."""

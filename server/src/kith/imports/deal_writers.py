@@ -18,9 +18,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from django.db.models import Max
-
 from kith.deals.models import Deal, DealStageChange, DealStatus, Stage
+from kith.deals.services.bulk import next_positions
 from kith.imports.rows import Record
 from kith.imports.writers import BatchResult
 
@@ -29,13 +28,6 @@ DIRECT_FIELDS = ("name", "value", "currency", "expected_close_date", "owner_id",
                  "lost_reason")
 # bulk_update writes one CASE per field per slice: slices of this size keep each statement's text and plan small.
 UPDATE_SLICE = 500
-
-
-def _next_positions(stage_ids: set[int]) -> dict[int, int]:
-    """The first free card position at the end of each stage's column (one query)."""
-    tops = dict(Deal.objects.filter(stage_id__in=stage_ids).values("stage_id").annotate(top=Max("position"))
-                .values_list("stage_id", "top"))
-    return {stage_id: (tops[stage_id] + 1) if tops.get(stage_id) is not None else 0 for stage_id in stage_ids}
 
 
 def deal_batch_write(
@@ -48,7 +40,7 @@ def deal_batch_write(
     fresh = [r for r in records if r.key not in existing]
     stale = [r for r in records if r.key in existing] if update_existing else []
     moved = {r.values["stage_id"] for r in records if r.values.get("stage_moved")}
-    positions = _next_positions(moved) if moved else {}
+    positions = next_positions(moved) if moved else {}
     history: list[DealStageChange] = []
     if fresh:
         deals = []

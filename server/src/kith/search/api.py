@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.urls import path
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import filters, serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -105,6 +105,16 @@ class SearchView(APIView):
         ],
         responses=SearchResultsSerializer,
         description="Contacts, companies and deals matching `q`, best match first within each group.",
+        examples=[OpenApiExample("GET /api/v1/search/?q=globex&limit=2", response_only=True, value={
+            "query": "globex",
+            "contacts": [{"id": 42, "first_name": "Dana", "last_name": "Lee", "email": "dana.lee@globex.com",
+                          "phone": "+14155550123", "company_id": 9, "company_name": "Globex", "rank": 0.61}],
+            "companies": [{"id": 9, "name": "Globex", "domain": "globex.com", "rank": 0.76}],
+            "deals": [{"id": 17, "name": "Globex renewal", "value": "12000.00", "currency": "EUR",
+                       "status": "open", "rank": 0.43},
+                      {"id": 23, "name": "Globex pilot", "value": "5000.00", "currency": "EUR", "status": "won",
+                       "rank": 0.41}],
+        })],
     )
     def get(self, request: Request) -> Response:
         query = parse(_param(request, "q"))

@@ -25,7 +25,9 @@ from kith.core.api_fields import (
     StrictCharField,
     StrictIntegerField,
 )
+from kith.contacts.api.bulk import BulkResultSerializer, bulk_request_serializer
 from kith.contacts.api.views import CrmViewSet
+from kith.contacts.bulk import bulk_summary
 from kith.contacts.errors import InvalidFields
 from kith.tasks import notifications, selectors, services
 from kith.tasks.filters import NotificationFilter, TaskFilter
@@ -75,26 +77,9 @@ class TaskBulkItemSerializer(TaskInputSerializer):
                             help_text="Give it to update that task; leave it out to create one.")
 
 
-class TaskBulkRequestSerializer(serializers.Serializer):
-    items = TaskBulkItemSerializer(many=True, allow_empty=False, max_length=services.MAX_BULK_ITEMS,
-                                   help_text=f"At most {services.MAX_BULK_ITEMS} tasks: items with `id` update that "
-                                             "task, items without create one.")
-
-
-class TaskBulkItemResultSerializer(serializers.Serializer):
-    index = serializers.IntegerField(help_text="Position of the item in the request.")
-    status = serializers.ChoiceField(choices=[(s.value, s.value) for s in services.WriteStatus])
-    id = serializers.IntegerField(allow_null=True, help_text="The task's id; null for an error.")
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), allow_null=True,
-                                   help_text="Messages per field; null unless status is error.")
-
-
-class TaskBulkResultSerializer(serializers.Serializer):
-    created = serializers.IntegerField()
-    updated = serializers.IntegerField()
-    unchanged = serializers.IntegerField()
-    errors = serializers.IntegerField()
-    results = TaskBulkItemResultSerializer(many=True)
+TaskBulkRequestSerializer = bulk_request_serializer(
+    "TaskBulkRequestSerializer", TaskBulkItemSerializer,
+    f"At most {services.MAX_BULK_ITEMS} tasks: items with `id` update that task, items without create one.")
 
 
 _TASK_EXAMPLE = {"title": "Send the revised quote", "due_at": "2026-12-01T09:00:00+01:00", "assignee": 7,
@@ -153,7 +138,7 @@ class TaskViewSet(CrmViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
-        request=TaskBulkRequestSerializer, responses=TaskBulkResultSerializer,
+        request=TaskBulkRequestSerializer, responses=BulkResultSerializer,
         description=f"Create or update up to {services.MAX_BULK_ITEMS} tasks. Every item gets its own result; good "
                     "items are saved even when others fail. A request whose items do not match the documented shape, "
                     "or with too many items, is refused as a whole (400).",
@@ -180,14 +165,7 @@ class TaskViewSet(CrmViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
                     item.setdefault("assignee", request.user.pk)
         results = services.task_write_many(workspace=self.workspace, actor=self.actor, items=items,
                                            membership=self.membership)
-        counts = {s.value: 0 for s in services.WriteStatus}
-        for result in results:
-            counts[result.status.value] += 1
-        body = {"created": counts["created"], "updated": counts["updated"], "unchanged": counts["unchanged"],
-                "errors": counts["error"],
-                "results": [{"index": r.index, "status": r.status.value, "id": r.id, "errors": r.errors}
-                            for r in results]}
-        return Response(TaskBulkResultSerializer(body).data)
+        return Response(BulkResultSerializer(bulk_summary(results)).data)
 
 
 class OwnInbox(WorkspaceAccess):

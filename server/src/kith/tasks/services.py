@@ -9,7 +9,6 @@ and raise its field errors, so the UI, the API and bulk calls cannot drift apart
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +18,13 @@ from django.urls import reverse
 
 from kith.accounts.models import Membership, Workspace
 from kith.contacts import selectors as contact_selectors
+from kith.contacts.bulk import (  # noqa: F401  (MAX_BULK_ITEMS is re-exported for the API)
+    MAX_BULK_ITEMS,
+    UPDATE_BATCH_SIZE,
+    BulkStatus,
+    bulk_saved_status,
+    bulk_size_check,
+)
 from kith.contacts.errors import FieldErrors, InvalidFields
 from kith.contacts.services._common import audit_entry_build
 from kith.core import clock
@@ -30,9 +36,6 @@ from kith.tasks.models import Notification, NotificationKind, Task, TaskStatus
 from kith.timeline.models import Activity, ActivityKind
 from kith.timeline.services import NOTE_MAX_CHARS, sanitize_note_html
 
-# Same bound as the contacts bulk endpoint: one request stays well under the request size limit and a few seconds.
-MAX_BULK_ITEMS = 1000
-UPDATE_BATCH_SIZE = 200
 AUDIT_FIELDS = ("title", "due_at", "assignee", "contact", "company", "deal", "status", "completed_at",
                 "reminder_at", "email_reminder")
 WRITABLE = frozenset({"title", "notes", "due_at", "assignee", "contact", "company", "deal", "status", "reminder_at",
@@ -40,16 +43,8 @@ WRITABLE = frozenset({"title", "notes", "due_at", "assignee", "contact", "compan
 REFERENCES = ("contact", "company", "deal")
 
 
-class WriteStatus(enum.StrEnum):
-    CREATED = "created"
-    UPDATED = "updated"
-    UNCHANGED = "unchanged"
-    ERROR = "error"
-
-
-# The per-item statuses as the OpenAPI document names them (settings.SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]);
-# the contacts bulk endpoint uses the same four values, so both share one enum.
-BULK_STATUS_VALUES = [status.value for status in WriteStatus]
+# The statuses every bulk endpoint shares (kith.contacts.bulk); the old name stays for callers of this module.
+WriteStatus = BulkStatus
 
 
 @dataclass(frozen=True)
@@ -144,8 +139,7 @@ def task_write_many(
     """Create (items without ``id``) or update (items with the ``id`` of a task the caller may see) up to
     ``MAX_BULK_ITEMS`` tasks. Returns one result per item, in order; good items are saved even when others fail.
     ``loaded`` passes tasks the caller already read, so a single update does not read its task twice."""
-    if len(items) > MAX_BULK_ITEMS:
-        raise InvalidFields({"items": [f"At most {MAX_BULK_ITEMS} items per request."]})
+    bulk_size_check(items)
     results: dict[int, WriteResult] = {}
     refs = _refs_load(workspace, membership, items, loaded)
     now = clock.now()
@@ -168,8 +162,7 @@ def task_write_many(
     _timeline(workspace, actor, prepared, now)
     _notify_assignees(workspace, actor, prepared)
     for item in prepared:
-        status = (WriteStatus.CREATED if item.created else WriteStatus.UPDATED if item.changed
-                  else WriteStatus.UNCHANGED)
+        status = bulk_saved_status(created=item.created, changed=bool(item.changed))
         results[item.index] = WriteResult(index=item.index, status=status, task=item.task)
     return [results[index] for index in range(len(items))]
 

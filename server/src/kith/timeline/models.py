@@ -34,6 +34,8 @@ class ActivityKind(models.TextChoices):
 
 # Kinds a person records by hand (the rest are written by the system).
 MANUAL_KINDS = frozenset({ActivityKind.NOTE, ActivityKind.CALL, ActivityKind.MEETING})
+# The same, as choices in display order (the API's input enum, named in settings.SPECTACULAR_SETTINGS).
+MANUAL_KIND_CHOICES = [(kind.value, kind.label) for kind in ActivityKind if kind in MANUAL_KINDS]
 
 
 class Activity(WorkspaceOwnedModel):

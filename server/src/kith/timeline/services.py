@@ -8,10 +8,15 @@ from typing import Any
 import nh3
 from django.db import transaction
 
+from kith.accounts.models import Role
 from kith.core import clock
 from kith.core.audit import audit_record, snapshot
-from kith.core.errors import KithError
+from kith.core.errors import KithError, PermissionDenied
 from kith.timeline.models import MANUAL_KINDS, Activity, ActivityKind
+
+# Who may change or delete a note, call or meeting someone else logged: the roles that see every record
+# (``kith.contacts.selectors.FULL_VISIBILITY_ROLES``).
+_EDIT_ANY_ROLES = frozenset({Role.OWNER, Role.ADMIN, Role.MANAGER})
 
 # Rich text people may use in notes; everything else (scripts, styles, event handlers, iframes) is stripped.
 NOTE_TAGS = {"p", "br", "strong", "b", "em", "i", "u", "s", "ul", "ol", "li", "a", "blockquote", "code", "pre",
@@ -81,10 +86,44 @@ def activity_log_manual(
     return activity
 
 
-@transaction.atomic
-def activity_delete(*, activity: Activity, actor: Any) -> None:
+def _check_changeable(activity: Activity, membership: Any) -> None:
+    """System entries are history and never change. A note, call or meeting changes only through its author or
+    someone who sees every record (owner, admin, manager); API keys (``membership=None``) act for the workspace."""
     if activity.kind not in MANUAL_KINDS:
-        raise KithError("System entries are part of the record and cannot be deleted.")
+        raise KithError("System entries are part of the record and cannot be changed or deleted.")
+    if membership is not None and membership.role not in _EDIT_ANY_ROLES and activity.actor_id != membership.user_id:
+        raise PermissionDenied("Only the person who logged this entry, or a manager, can change it.")
+
+
+@transaction.atomic
+def activity_update(*, activity: Activity, actor: Any, data: dict[str, Any], membership: Any = None) -> Activity:
+    """Change a note, call or meeting: ``kind`` (among the logged kinds), ``title``, ``body`` (sanitized again)
+    and ``occurred_at``. The subjects an entry is attached to never change; log a new entry instead."""
+    _check_changeable(activity, membership)
+    before = snapshot(activity, ["kind", "title", "body", "occurred_at"])
+    if "kind" in data:
+        if data["kind"] not in MANUAL_KINDS:
+            raise KithError(f"Log one of: {', '.join(sorted(MANUAL_KINDS))}.", field="kind")
+        activity.kind = data["kind"]
+    if "body" in data:
+        if len(data["body"]) > NOTE_MAX_CHARS:
+            raise KithError(f"Keep the text under {NOTE_MAX_CHARS:,} characters.", field="body")
+        activity.body = sanitize_note_html(data["body"])
+    if "title" in data:
+        activity.title = (data["title"].strip() or ActivityKind(activity.kind).label)[:255]
+    if data.get("occurred_at") is not None:
+        activity.occurred_at = data["occurred_at"]
+    after = snapshot(activity, ["kind", "title", "body", "occurred_at"])
+    if after != before:
+        activity.save(update_fields=["kind", "title", "body", "occurred_at", "updated_at"])
+        audit_record(action="activity.updated", actor=actor, workspace=activity.workspace, target=activity,
+                     before=before, after=after)
+    return activity
+
+
+@transaction.atomic
+def activity_delete(*, activity: Activity, actor: Any, membership: Any = None) -> None:
+    _check_changeable(activity, membership)
     audit_record(action="activity.deleted", actor=actor, workspace=activity.workspace, target=activity,
                  before=snapshot(activity, ["kind", "title", "body", "contact", "company", "deal"]))
     activity.delete()

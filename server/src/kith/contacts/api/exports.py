@@ -11,7 +11,12 @@ from typing import Any
 from django.http import HttpResponseBase
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+)
 from rest_framework import permissions
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -64,6 +69,22 @@ EXPORT_SCHEMA = extend_schema(
         (200, CONTENT_TYPES[ExportFormat.NDJSON]): OpenApiResponse(OpenApiTypes.STR),
         (200, CONTENT_TYPES[ExportFormat.XLSX]): OpenApiResponse(OpenApiTypes.BINARY),
     },
+    # Shown for the contacts export with ?columns=id,email,first_name,attr.plan; the other lists have their columns.
+    examples=[
+        OpenApiExample("CSV", response_only=True, media_type=CONTENT_TYPES[ExportFormat.CSV].split(";")[0],
+                       value="\ufeffid,email,first_name,attr.plan\r\n981,dana.lee@example.com,Dana,pro\r\n"
+                             "980,ben@example.com,'=1+2,\r\n"),
+        OpenApiExample("JSON", response_only=True, media_type=CONTENT_TYPES[ExportFormat.JSON],
+                       value=[{"id": 981, "email": "dana.lee@example.com", "first_name": "Dana",
+                               "attributes": {"plan": "pro"}},
+                              {"id": 980, "email": "ben@example.com", "first_name": "=1+2",
+                               "attributes": {"plan": None}}]),
+        OpenApiExample("NDJSON", response_only=True, media_type=CONTENT_TYPES[ExportFormat.NDJSON],
+                       value='{"id": 981, "email": "dana.lee@example.com", "first_name": "Dana", '
+                             '"attributes": {"plan": "pro"}}\n'
+                             '{"id": 980, "email": "ben@example.com", "first_name": "=1+2", '
+                             '"attributes": {"plan": null}}\n'),
+    ],
 )
 
 

@@ -27,7 +27,12 @@ from kith.contacts.models import (
     ObjectType,
     Tag,
 )
-from kith.contacts.services import MAX_BULK_ITEMS, BulkStatus
+from kith.contacts.api.bulk import (  # noqa: F401  (the result serializers are re-exported)
+    BulkItemResultSerializer,
+    BulkResultSerializer,
+    bulk_request_serializer,
+)
+from kith.contacts.bulk import MAX_BULK_ITEMS
 from kith.contacts.services._common import MAX_TAGS_PER_WRITE
 from kith.contacts.validation import MAX_ENGAGEMENT_SCORE, MAX_PHONE_INPUT
 
@@ -127,22 +132,6 @@ class ContactBulkRequestSerializer(serializers.Serializer):
                                               "or e-mail.")
 
 
-class BulkItemResultSerializer(serializers.Serializer):
-    index = serializers.IntegerField(help_text="Position of the item in the request.")
-    status = serializers.ChoiceField(choices=[(s.value, s.value) for s in BulkStatus])
-    id = serializers.IntegerField(allow_null=True, help_text="The contact's id; null for an error.")
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), allow_null=True,
-                                   help_text="Messages per field; null unless status is error.")
-
-
-class BulkResultSerializer(serializers.Serializer):
-    created = serializers.IntegerField()
-    updated = serializers.IntegerField()
-    unchanged = serializers.IntegerField()
-    errors = serializers.IntegerField()
-    results = BulkItemResultSerializer(many=True)
-
-
 class ContactTagsChangeSerializer(serializers.Serializer):
     add = _tag_list("Tag names to add (created when new).")
     remove = _tag_list("Tag names to remove; names the contact does not carry are ignored.")
@@ -175,6 +164,18 @@ class CompanyInputSerializer(serializers.Serializer):
     size = serializers.ChoiceField(choices=CompanySize.choices, allow_blank=True, required=False)
     owner = _id_field("Id of a user who is a member of this workspace.")
     attributes = serializers.DictField(required=False, help_text=ATTRIBUTES_HELP)
+
+
+class CompanyBulkItemSerializer(CompanyInputSerializer):
+    id = StrictIntegerField(min_value=1, max_value=2**63 - 1, required=False,
+                            help_text="Give it to update that company; without it the item updates the company with "
+                                      "its `domain`, or creates one.")
+
+
+CompanyBulkRequestSerializer = bulk_request_serializer(
+    "CompanyBulkRequestSerializer", CompanyBulkItemSerializer,
+    f"At most {MAX_BULK_ITEMS} companies: items with `id` update that company, items without update the company "
+    "with their `domain` or create one.")
 
 
 # --- tags --------------------------------------------------------------------------------------------------

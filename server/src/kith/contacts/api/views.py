@@ -20,6 +20,8 @@ from kith.accounts.permissions import WorkspaceAccess
 from kith.contacts import selectors, services
 from kith.contacts.api import serializers as s
 from kith.contacts.api.exports import ExportMixin
+from kith.contacts.api.bulk import BULK_DESCRIPTION, bulk_result_example
+from kith.contacts.bulk import bulk_summary
 from kith.contacts.api.ordering import (
     AttributeCursorPagination,
     AttributeOrderingFilter,
@@ -206,14 +208,7 @@ class ContactViewSet(ExportMixin, CrmViewSet, mixins.ListModelMixin, mixins.Retr
         items = self.valid(s.ContactBulkRequestSerializer)["items"]
         results = services.contact_bulk_upsert(workspace=self.workspace, actor=self.actor, items=items,
                                                membership=self.membership)
-        counts = {status_name.value: 0 for status_name in services.BulkStatus}
-        for result in results:
-            counts[result.status.value] += 1
-        body = {"created": counts["created"], "updated": counts["updated"], "unchanged": counts["unchanged"],
-                "errors": counts["error"],
-                "results": [{"index": r.index, "status": r.status.value, "id": r.id, "errors": r.errors}
-                            for r in results]}
-        return Response(s.BulkResultSerializer(body).data)
+        return Response(s.BulkResultSerializer(bulk_summary(results)).data)
 
     @extend_schema(
         methods=["GET"], request=None, responses=s.ContactTagsSerializer, description="The contact's tags.",
@@ -297,6 +292,33 @@ class CompanyViewSet(ExportMixin, CrmViewSet, mixins.ListModelMixin, mixins.Retr
                                                    data=self.valid(s.CompanyInputSerializer),
                                                    membership=self.membership)
         return self._show(company, status_code=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(
+        request=s.CompanyBulkRequestSerializer, responses=s.BulkResultSerializer,
+        description=f"Create or update up to {services.MAX_BULK_ITEMS} companies: an item with `id` updates that "
+                    "company, one without updates the company with its `domain` (as `/companies/upsert/`) or "
+                    "creates one. " + BULK_DESCRIPTION,
+        examples=[
+            OpenApiExample("Create, upsert by domain, rename by id", request_only=True, value={"items": [
+                {"name": "Initech", "domain": "initech.com", "industry": "Software"},
+                {"name": "Globex Corporation", "domain": "https://www.globex.com/"},
+                {"id": 77, "name": "Umbrella Group"},
+                {"domain": "piedpiper.com"},
+            ]}),
+            bulk_result_example([
+                {"index": 0, "status": "created", "id": 311, "errors": None},
+                {"index": 1, "status": "unchanged", "id": 52, "errors": None},
+                {"index": 2, "status": "updated", "id": 77, "errors": None},
+                {"index": 3, "status": "error", "id": None, "errors": {"name": ["A company needs a name."]}},
+            ]),
+        ],
+    )
+    @action(detail=False, methods=["post"], url_path="bulk")
+    def bulk(self, request: Request) -> Response:
+        items = self.valid(s.CompanyBulkRequestSerializer)["items"]
+        results = services.company_bulk_write(workspace=self.workspace, actor=self.actor, items=items,
+                                              membership=self.membership)
+        return Response(s.BulkResultSerializer(bulk_summary(results)).data)
 
 
 @extend_schema_view(

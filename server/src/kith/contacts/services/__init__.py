@@ -5,6 +5,7 @@ Every service is one transaction, takes keyword-only arguments, writes its audit
 """
 
 from kith.contacts.services.bulk import MAX_BULK_ITEMS, BulkItemResult, BulkStatus, contact_bulk_upsert
+from kith.contacts.services.company_bulk import company_bulk_write
 from kith.contacts.services.companies import company_create, company_delete, company_update, company_upsert
 from kith.contacts.services.contacts import contact_create, contact_delete, contact_update, contact_upsert
 from kith.contacts.services.duplicates import duplicate_dismiss
@@ -28,6 +29,7 @@ __all__ = [
     "MAX_BULK_ITEMS",
     "BulkItemResult",
     "BulkStatus",
+    "company_bulk_write",
     "company_create",
     "company_delete",
     "company_update",

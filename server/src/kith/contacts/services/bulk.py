@@ -9,16 +9,25 @@ outgoing webhooks, queued for the batch at once (``webhook_emit_many``).
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q
 
 from kith.accounts.models import Membership, Workspace
 from kith.contacts import selectors
+from kith.contacts.bulk import (
+    MAX_BULK_ITEMS,  # noqa: F401  (re-exported by kith.contacts.services)
+    BulkItemResult,
+    BulkStatus,  # noqa: F401  (re-exported)
+    bulk_error,
+    bulk_saved_status,
+    bulk_size_check,
+    insert_all_or_each,
+    update_all_or_each,
+)
 from kith.contacts.errors import InvalidFields
 from kith.contacts.hooks import contacts_changed
 from kith.contacts.models import Contact, ContactTag, ObjectType, Tag
@@ -41,28 +50,8 @@ from kith.core.models import AuditEntry
 from kith.webhooks.payloads import contact_data
 from kith.webhooks.services import webhook_emit_many
 
-# One request of 1000 contacts stays well under the 5 MB request limit and a few seconds of work; larger loads go
-# through imports, which call this service in chunks.
-MAX_BULK_ITEMS = 1000
-# bulk_update builds one CASE per field per row; batches keep each statement a reasonable size.
-UPDATE_BATCH_SIZE = 200
 RACE_LOST_MESSAGE = ("Another request took this e-mail address or external id meanwhile; send this item again to "
                      "see the current state.")
-
-
-class BulkStatus(enum.StrEnum):
-    CREATED = "created"
-    UPDATED = "updated"
-    UNCHANGED = "unchanged"
-    ERROR = "error"
-
-
-@dataclass(frozen=True)
-class BulkItemResult:
-    index: int
-    status: BulkStatus
-    id: int | None = None
-    errors: dict[str, list[str]] | None = None
 
 
 @dataclass
@@ -93,8 +82,7 @@ def contact_bulk_upsert(
     of one request naming the same contact are refused from the second on, so the outcome never depends on order
     within a request. Raises ``InvalidFields`` only for the request as a whole (more than ``MAX_BULK_ITEMS``).
     """
-    if len(items) > MAX_BULK_ITEMS:
-        raise InvalidFields({"items": [f"At most {MAX_BULK_ITEMS} items per request."]})
+    bulk_size_check(items)
     ctx = write_context(workspace=workspace, membership=membership, object_type=ObjectType.CONTACT)
     results: dict[int, BulkItemResult] = {}
     pending = _parse(items, results)
@@ -113,14 +101,12 @@ def contact_bulk_upsert(
                                                         and (i.created or i.changed or i.tags_added)])
     for item in saved:
         assert item.contact is not None
-        status = (BulkStatus.CREATED if item.created
-                  else BulkStatus.UPDATED if item.changed or item.tags_added else BulkStatus.UNCHANGED)
+        status = bulk_saved_status(created=item.created, changed=bool(item.changed or item.tags_added))
         results[item.index] = BulkItemResult(index=item.index, status=status, id=item.contact.pk)
     return [results[index] for index in range(len(items))]
 
 
-def _error(results: dict[int, BulkItemResult], index: int, errors: dict[str, list[str]]) -> None:
-    results[index] = BulkItemResult(index=index, status=BulkStatus.ERROR, errors=errors)
+_error = bulk_error
 
 
 def _parse(items: Sequence[Mapping[str, Any]], results: dict[int, BulkItemResult]) -> list[_Item]:
@@ -239,48 +225,17 @@ def _taken(
 
 
 def _insert(items: Sequence[_Item], results: dict[int, BulkItemResult]) -> None:
-    """Insert the new contacts in one statement. If a concurrent writer took one of their e-mails or external ids
-    since the lookup, fall back to one savepoint per row so only the losing rows fail."""
-    if not items:
-        return
+    """Insert the new contacts in one statement; only rows that lose a race for their e-mail or external id fail."""
     contacts = [i.contact for i in items if i.contact is not None]
-    try:
-        with transaction.atomic():
-            Contact.objects.bulk_create(contacts)
-        return
-    except IntegrityError:
-        for contact in contacts:
-            contact.pk = None
-    for item in items:
-        assert item.contact is not None
-        try:
-            with transaction.atomic():
-                item.contact.save(force_insert=True)
-        except IntegrityError:
-            item.contact.pk = None
-            _error(results, item.index, {"email": [RACE_LOST_MESSAGE]})
+    insert_all_or_each(contacts, lost=lambda n: _error(results, items[n].index, {"email": [RACE_LOST_MESSAGE]}))
 
 
 def _update(items: Sequence[_Item], results: dict[int, BulkItemResult]) -> None:
-    """Write the changed contacts with ``bulk_update``; if a concurrent writer took an e-mail or external id one of
-    them moves to, fall back to one savepoint per row so only that row fails."""
-    if not items:
-        return
-    fields = sorted({name for item in items for name in item.changed} | {"updated_at"})
+    """Write the changed contacts with ``bulk_update``; only rows that lose a race for an e-mail or external id
+    they move to fail."""
     contacts = [i.contact for i in items if i.contact is not None]
-    try:
-        with transaction.atomic():
-            Contact.objects.bulk_update(contacts, fields, batch_size=UPDATE_BATCH_SIZE)
-        return
-    except IntegrityError:
-        pass
-    for item in items:
-        assert item.contact is not None
-        try:
-            with transaction.atomic():
-                item.contact.save(update_fields=[*item.changed, "updated_at"])
-        except IntegrityError:
-            _error(results, item.index, {"email": [RACE_LOST_MESSAGE]})
+    update_all_or_each(contacts, [i.changed for i in items],
+                       lost=lambda n: _error(results, items[n].index, {"email": [RACE_LOST_MESSAGE]}))
 
 
 def _tag(workspace: Workspace, items: Sequence[_Item]) -> None:

@@ -1,6 +1,7 @@
 """Writes of the deals app; import them from here. Every service is one transaction, takes keyword-only arguments
 and writes its audit row; domain errors are ``InvalidFields`` (400, naming the field) or ``Conflict`` (409)."""
 
+from kith.deals.services.bulk import deal_bulk_write
 from kith.deals.services.conversion import lead_convert
 from kith.deals.services.deals import (
     deal_create,
@@ -24,6 +25,7 @@ from kith.deals.services.pipelines import (
 __all__ = [
     "DEFAULT_STAGES",
     "StageSpec",
+    "deal_bulk_write",
     "deal_create",
     "deal_delete",
     "deal_move_to_stage",
