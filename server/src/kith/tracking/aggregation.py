@@ -36,6 +36,8 @@ from kith.tracking.models import (
     LinkClicks,
     MessageEngagement,
 )
+from kith.webhooks.payloads import email_engagement_data
+from kith.webhooks.services import webhook_emit_across
 
 SETTLE = dt.timedelta(seconds=60)
 # Link scanners at the receiving gateway follow links as the message arrives; no person reads and clicks this fast.
@@ -243,12 +245,19 @@ class _Folder:
             return
         messages = Message.objects.select_related("workspace", "contact", "template_version").in_bulk(list(wanted))
         engagement = MessageEngagement.objects.in_bulk(list(wanted))
+        # Outgoing webhooks of the same facts as the timeline rows: queued for the whole batch at once (one
+        # endpoints query, one INSERT, one job per endpoint) and committed with the cursor, so a fold that rolls
+        # back and runs again emits each first open and first click once.
+        hooks: list[tuple[int, str, dict[str, Any]]] = []
         for message_id in self.new_opens:
             message = messages.get(message_id)
             if message is not None:
                 activity_record(workspace=message.workspace, kind=ActivityKind.EMAIL_OPENED, contact=message.contact,
                                 title=f"E-mail opened: {message.subject}", occurred_at=engagement[message_id].first_open_at,
                                 data={"message_id": message_id, "client_kind": engagement[message_id].client_kind})
+                hooks.append((message.workspace_id, "email.opened", email_engagement_data(
+                    message, occurred_at=engagement[message_id].first_open_at,
+                    client_kind=engagement[message_id].client_kind)))
         for message_id, link_index in self.new_links:
             message = messages.get(message_id)
             if message is None:
@@ -259,6 +268,9 @@ class _Folder:
                             title=f"Clicked {url}" if url else f"Clicked a link in: {message.subject}",
                             occurred_at=engagement[message_id].first_click_at,
                             data={"message_id": message_id, "link_index": link_index, "url": url})
+            hooks.append((message.workspace_id, "email.clicked", email_engagement_data(
+                message, occurred_at=engagement[message_id].first_click_at, url=url, link_index=link_index)))
+        webhook_emit_across(events=hooks)
         points: dict[int, int] = defaultdict(int)
         for message_id in self.new_opens:
             if message_id in messages:

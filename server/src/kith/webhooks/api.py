@@ -13,8 +13,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import BaseRouter
 
-from kith.core.api_fields import StrictBooleanField, StrictCharField
 from kith.contacts.api.views import CrmViewSet
+from kith.core.api_fields import StrictBooleanField, StrictCharField
 from kith.webhooks import selectors, services
 from kith.webhooks.events import EVENT_TYPES, TEST_EVENT
 from kith.webhooks.filters import WebhookDeliveryFilter
@@ -28,7 +28,8 @@ RECENT = 20
 class WebhookEndpointSerializer(serializers.ModelSerializer):
     class Meta:
         model = WebhookEndpoint
-        fields = ["id", "url", "description", "event_types", "is_active", "created_at", "updated_at"]
+        fields = ["id", "url", "description", "event_types", "is_active", "failing_since", "disabled_at",
+                  "disabled_reason", "created_at", "updated_at"]
         read_only_fields = fields
 
 

@@ -24,3 +24,11 @@ class WebhookEndpointForm(forms.Form):
     )
     is_active = forms.BooleanField(label="Active", required=False, initial=True,
                                    help_text="Paused endpoints receive nothing (test events excepted).")
+
+
+class WebhookSettingsForm(forms.Form):
+    allow_private_addresses = forms.BooleanField(
+        label="Allow private addresses", required=False,
+        help_text="Let endpoints of this workspace point at private, loopback and link-local addresses (10.x, "
+                  "192.168.x, 127.0.0.1, …), checked after DNS resolution. Only for receivers on your own network: "
+                  "anyone who can add an endpoint could then reach internal services.")

@@ -22,6 +22,13 @@ class WebhookEndpoint(WorkspaceOwnedModel):
     # the UI and API show it only when it is created or rotated.
     secret = models.CharField(max_length=100)
     is_active = models.BooleanField(default=True)
+    # Set by the first failed attempt after a success (or ever), cleared by the next successful one: how long the
+    # receiver has been failing without a break. Sustained failure (see services.DISABLE_AFTER) disables it.
+    failing_since = models.DateTimeField(null=True, blank=True)
+    # Set when Kith disabled the endpoint by itself (is_active goes false with it); cleared when a person turns it
+    # back on. The UI shows why it stopped.
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    disabled_reason = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -31,6 +38,20 @@ class WebhookEndpoint(WorkspaceOwnedModel):
 
     def subscribes(self, event_type: str) -> bool:
         return ALL_EVENTS in self.event_types or event_type in self.event_types
+
+
+class WebhookSettings(models.Model):
+    """A workspace's webhook settings. One row per workspace, created on first save; a missing row means the
+    defaults."""
+
+    workspace = models.OneToOneField("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
+    # Lifts the SSRF address rule (private, loopback, link-local targets) for this workspace only: for a
+    # self-hosted install whose receivers live on the same network. Checked after DNS resolution, like the rule.
+    allow_private_addresses = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"webhook settings of {self.workspace_id}"
 
 
 class DeliveryStatus(models.TextChoices):

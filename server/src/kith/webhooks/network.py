@@ -4,7 +4,8 @@ SSRF protection: the host is resolved and every address must be public (not priv
 multicast, reserved or unspecified — IPv4, IPv6 and IPv4-mapped IPv6 alike). The check runs when an endpoint is
 saved and again before each attempt, and the connection goes to the address that was vetted, never to a second
 resolution, so a DNS answer that changes in between (DNS rebinding) cannot redirect the request. Redirects are not
-followed. ``settings.KITH_WEBHOOKS_ALLOW_PRIVATE`` lifts the address rule for development and tests.
+followed. The rule is lifted per workspace by its "allow private addresses" setting (``WebhookSettings``, passed in
+as ``allow_private``), or for a whole install by ``settings.KITH_WEBHOOKS_ALLOW_PRIVATE`` (development and tests).
 """
 
 from __future__ import annotations
@@ -62,8 +63,9 @@ def _parts(url: str) -> tuple[str, str, int, str]:
     return parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80), path
 
 
-def url_resolve(url: str) -> Target:
-    """Vet ``url`` and pick the address to connect to. Raises ``UnsafeWebhookUrl``."""
+def url_resolve(url: str, *, allow_private: bool = False) -> Target:
+    """Vet ``url`` and pick the address to connect to. Raises ``UnsafeWebhookUrl``. ``allow_private`` is the
+    workspace's setting; the install-wide setting allows them too."""
     scheme, host, port, path = _parts(url)
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -72,13 +74,14 @@ def url_resolve(url: str) -> Target:
     addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
     if not addresses:
         raise UnsafeWebhookUrl(f"The host {host} could not be resolved.", field="url")
-    if not settings.KITH_WEBHOOKS_ALLOW_PRIVATE:
+    if not (allow_private or settings.KITH_WEBHOOKS_ALLOW_PRIVATE):
         # Any blocked answer refuses the whole host: a name that resolves to both a public and an internal
         # address is exactly what a rebinding attack looks like.
         blocked = [str(ip) for ip in addresses if _blocked(ip)]
         if blocked:
             raise UnsafeWebhookUrl(
-                f"Webhooks cannot be sent to private, loopback or reserved addresses ({host} → {blocked[0]}).",
+                f"Webhooks cannot be sent to private, loopback or reserved addresses ({host} → {blocked[0]}) "
+                "unless the workspace allows private addresses in its webhook settings.",
                 field="url")
     return Target(scheme=scheme, host=host, port=port, path=path, ip=str(addresses[0]))
 

@@ -20,7 +20,11 @@ from kith.web.views.base import (
     with_toast,
 )
 from kith.webhooks import selectors, services
-from kith.webhooks.forms import EVENT_DESCRIPTIONS, WebhookEndpointForm
+from kith.webhooks.forms import (
+    EVENT_DESCRIPTIONS,
+    WebhookEndpointForm,
+    WebhookSettingsForm,
+)
 from kith.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 
 LOG_PAGE_SIZE = 50
@@ -33,9 +37,25 @@ def webhook_settings(request: MemberRequest) -> HttpResponse:
     if status in DeliveryStatus.values:
         deliveries = deliveries.filter(status=status)
     page = Paginator(deliveries, LOG_PAGE_SIZE).get_page(request.GET.get("page"))
+    current = selectors.webhook_settings_get(workspace=request.workspace)
     context = {"endpoints": selectors.webhook_endpoint_list(workspace=request.workspace), "page": page,
-               "status": status, "statuses": DeliveryStatus.choices}
+               "status": status, "statuses": DeliveryStatus.choices,
+               "settings_form": WebhookSettingsForm(initial={"allow_private_addresses":
+                                                             current.allow_private_addresses})}
     return render(request, "webhooks/settings.html", context)
+
+
+@admin_required
+def webhook_settings_save(request: MemberRequest) -> HttpResponse:
+    """POST only: the workspace's webhook settings (the form sits on the Webhooks page)."""
+    if request.method != "POST":
+        return redirect("outgoing_webhooks:settings")
+    form = WebhookSettingsForm(request.POST)
+    form.is_valid()  # a checkbox: always valid, absent means off
+    services.webhook_settings_update(workspace=request.workspace, actor=request.user,
+                                     allow_private_addresses=bool(form.cleaned_data.get("allow_private_addresses")))
+    messages.success(request, "Webhook settings were saved.")
+    return redirect("outgoing_webhooks:settings")
 
 
 def _secret_page(request: MemberRequest, endpoint: WebhookEndpoint, *, title: str) -> HttpResponse:

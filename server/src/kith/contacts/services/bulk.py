@@ -47,7 +47,7 @@ from kith.contacts.validation import contact_fields_clean
 from kith.core import clock
 from kith.core.audit import diff, snapshot
 from kith.core.models import AuditEntry
-from kith.webhooks.payloads import contact_data
+from kith.webhooks.payloads import contact_data, contact_tag_data
 from kith.webhooks.services import webhook_emit_many
 
 RACE_LOST_MESSAGE = ("Another request took this e-mail address or external id meanwhile; send this item again to "
@@ -262,8 +262,8 @@ def _tag(workspace: Workspace, items: Sequence[_Item]) -> None:
 def _webhooks(workspace: Workspace, items: Sequence[_Item]) -> None:
     """The events single writes emit — ``contact.created`` for each new contact, ``contact.updated`` (with
     ``changed``) for each contact whose audited fields changed, as ``contact_update`` decides — queued for the whole
-    batch at once (one INSERT, one job per endpoint: ``webhook_emit_many``). Tags alone emit nothing, as for
-    ``contact_add_tags``."""
+    batch at once (one INSERT, one job per endpoint: ``webhook_emit_many``) — and ``contact.tag_added`` for each tag the
+    item put on its contact, as ``contact_add_tags`` does."""
     events: list[tuple[str, dict[str, Any]]] = []
     for item in items:
         contact = item.contact
@@ -274,6 +274,7 @@ def _webhooks(workspace: Workspace, items: Sequence[_Item]) -> None:
             _, new = diff(item.before or {}, snapshot(contact, CONTACT_AUDIT_FIELDS))
             if new:
                 events.append(("contact.updated", contact_data(contact, changed=list(new))))
+        events += [("contact.tag_added", contact_tag_data(contact, tag=name)) for name in item.tags_added]
     webhook_emit_many(workspace=workspace, events=events)
 
 

@@ -14,6 +14,8 @@ from kith.contacts.hooks import contacts_changed
 from kith.contacts.models import Contact, ContactTag, Tag
 from kith.contacts.services._common import tag_names_clean
 from kith.core.audit import audit_record, diff, snapshot
+from kith.webhooks.payloads import contact_tag_data
+from kith.webhooks.services import webhook_emit_many
 
 
 def tags_get_or_create(*, workspace: Workspace, names: Sequence[str]) -> list[Tag]:
@@ -97,6 +99,8 @@ def contact_add_tags(*, contact: Contact, actor: Any, names: Sequence[str]) -> l
         ContactTag.objects.bulk_create([ContactTag(contact=contact, tag=tag) for tag in added], ignore_conflicts=True)
         audit_record(action="contact.tags_added", actor=actor, workspace=contact.workspace, target=contact,
                      after={"tags": [tag.name for tag in added]})
+        webhook_emit_many(workspace=contact.workspace, events=[
+            ("contact.tag_added", contact_tag_data(contact, tag=tag.name)) for tag in added])
         contacts_changed(workspace=contact.workspace, contact_ids=[contact.pk])
     return added
 
@@ -112,5 +116,7 @@ def contact_remove_tags(*, contact: Contact, actor: Any, names: Sequence[str]) -
         ContactTag.objects.filter(pk__in=[link.pk for link in links]).delete()
         audit_record(action="contact.tags_removed", actor=actor, workspace=contact.workspace, target=contact,
                      before={"tags": [tag.name for tag in removed]})
+        webhook_emit_many(workspace=contact.workspace, events=[
+            ("contact.tag_removed", contact_tag_data(contact, tag=tag.name)) for tag in removed])
         contacts_changed(workspace=contact.workspace, contact_ids=[contact.pk])
     return removed

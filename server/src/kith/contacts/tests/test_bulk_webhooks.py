@@ -54,16 +54,19 @@ def test_bulk_api_emits_created_and_updated_like_single_writes(personas, receive
 
     assert response.status_code == 200, response.content
     bodies = [json.loads(request.body) for request in receiver.requests]
-    assert [(b["type"], b["data"]["email"]) for b in bodies] == [
+    email = lambda body: body["data"].get("email") or body["data"]["contact"]["email"]  # noqa: E731
+    assert [(b["type"], email(b)) for b in bodies] == [
         ("contact.created", "new@example.com"), ("contact.updated", "known@example.com"),
-        ("contact.created", "tagged@example.com")]
+        ("contact.created", "tagged@example.com"), ("contact.tag_added", "tagged@example.com")]
+    assert bodies[3]["data"]["tag"] == "vip"
     assert bodies[1]["data"]["changed"] == ["first_name"] and bodies[1]["data"]["id"] == known.pk
     assert bodies[0]["data"]["first_name"] == "New" and bodies[0]["data"]["created_at"]
-    # One job for the batch (one endpoint), carrying the three deliveries in order.
+    # One job for the batch (one endpoint), carrying the four deliveries in order.
     assert [name for name, _ in enqueued] == ["webhook_delivery_batch_task"]
-    assert len(enqueued[0][1]["delivery_ids"]) == 3
+    assert len(enqueued[0][1]["delivery_ids"]) == 4
     assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {DeliveryStatus.SUCCEEDED}
-    assert len({b["data"]["id"] for b in bodies}) == 3 and same.pk not in {b["data"]["id"] for b in bodies}
+    ids = {b["data"]["id"] if "id" in b["data"] else b["data"]["contact"]["id"] for b in bodies}
+    assert len(ids) == 3 and same.pk not in ids
 
 
 def test_one_job_per_endpoint_and_only_subscribed_events(personas, receiver, enqueued,

@@ -48,6 +48,8 @@ from kith.events.services.traits import (
     without_fields,
 )
 from kith.timeline.models import Activity, ActivityKind
+from kith.webhooks.payloads import event_received_data
+from kith.webhooks.services import webhook_emit_many
 
 # Events per transaction: large enough that per-chunk costs (lock, loads, bulk writes) are amortized, small enough
 # that the workspace lock is held for well under a second.
@@ -155,6 +157,10 @@ def _chunk_process(workspace: Workspace, limit: int) -> int:
             event.processed_at = now
             event.processing_error = " ".join(errors[event.pk])[:MAX_ERROR_CHARS]
         Event.objects.bulk_update(events, ["contact", "processed_at", "processing_error"], batch_size=CHUNK_SIZE)
+        # Only this chunk's events: history re-pointed to a contact below was announced when it was processed.
+        # In the chunk's transaction, so a chunk that rolls back and is retried emits each event once.
+        webhook_emit_many(workspace=workspace, events=[("event.received", event_received_data(event))
+                                                       for event in events])
         repointed = resolver.repoint_history()
         attached = [event for event in events if event.contact_id] + repointed
         _timeline_record(workspace, attached)

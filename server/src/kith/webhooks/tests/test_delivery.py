@@ -84,42 +84,126 @@ def _sweep(django_capture_on_commit_callbacks):
         services.webhook_deliveries_sweep()
 
 
-def test_failing_endpoint_backs_off_then_dies_while_another_is_delivered(
-    personas, receiver, django_capture_on_commit_callbacks
-):
-    good = _endpoint(personas, receiver.url("/ok"))
-    bad = _endpoint(personas, receiver.url("/fail"))
-    now = T0
-    with clock.frozen(now), django_capture_on_commit_callbacks(execute=True):
-        webhook_emit(workspace=personas.acme, event_type="contact.created", data={"id": 1})
-
-    assert WebhookDelivery.objects.get(endpoint=good).status == DeliveryStatus.SUCCEEDED
-    failing = WebhookDelivery.objects.get(endpoint=bad)
-    assert (failing.status, failing.attempts, failing.response_code) == (DeliveryStatus.FAILED, 1, 500)
-    assert failing.response_body == "receiver exploded" and failing.error == "HTTP 500"
-
+def _fail_until_dead(failing, receiver, django_capture_on_commit_callbacks, now, until=None):
+    """Drive one failing delivery through its schedule with a frozen clock (up to ``until``, if given); return the
+    waits and the last time."""
     delays = []
-    for attempt in range(2, services.MAX_ATTEMPTS + 1):
+    failing.refresh_from_db()
+    for attempt in range(failing.attempts + 1, services.MAX_ATTEMPTS + 1):
         due = failing.next_attempt_at
+        if until is not None and due > until:
+            break
         delays.append((due - now).total_seconds())
         with clock.frozen(due - dt.timedelta(seconds=1)):  # not yet due: nothing happens
             _sweep(django_capture_on_commit_callbacks)
-        assert len(receiver.to("/fail")) == attempt - 1
+        failing.refresh_from_db()
+        assert failing.attempts == attempt - 1
         now = due
         with clock.frozen(now):
             _sweep(django_capture_on_commit_callbacks)
         failing.refresh_from_db()
         assert failing.attempts == attempt
+    return delays, now
 
-    assert delays == [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]
+
+def test_failing_endpoint_backs_off_with_jitter_over_about_three_days(
+    personas, receiver, django_capture_on_commit_callbacks
+):
+    good = _endpoint(personas, receiver.url("/ok"))
+    bad = _endpoint(personas, receiver.url("/fail"), event_types=["contact.created"])
+    other_bad = _endpoint(personas, receiver.url("/fail"), event_types=["contact.updated"])
+    with clock.frozen(T0), django_capture_on_commit_callbacks(execute=True):
+        webhook_emit(workspace=personas.acme, event_type="contact.created", data={"id": 1})
+        webhook_emit(workspace=personas.acme, event_type="contact.updated", data={"id": 1})
+
+    assert WebhookDelivery.objects.filter(endpoint=good, status=DeliveryStatus.SUCCEEDED).count() == 2
+    failing = WebhookDelivery.objects.get(endpoint=bad)
+    assert (failing.status, failing.attempts, failing.response_code) == (DeliveryStatus.FAILED, 1, 500)
+    assert failing.response_body == "receiver exploded" and failing.error == "HTTP 500"
+    # The jitter is real: another delivery that failed at the same moment is not on the same schedule.
+    other = WebhookDelivery.objects.get(endpoint=other_bad)
+    assert other.attempts == 1 and other.next_attempt_at != failing.next_attempt_at
+
+    delays, now = _fail_until_dead(failing, receiver, django_capture_on_commit_callbacks, T0)
+
+    # Each wait is its exponential ceiling (60 s doubling, at most 12 h) spread by at most ±20 %...
+    ceilings = [min(60 * 2 ** n, 12 * 3600) for n in range(services.MAX_ATTEMPTS - 1)]
+    for delay, ceiling in zip(delays, ceilings, strict=True):
+        assert 0.8 * ceiling - 1 <= delay <= 1.2 * ceiling + 1, (delay, ceiling)
+    # ... and the whole schedule spans about three days.
+    assert dt.timedelta(days=2.5) <= dt.timedelta(seconds=sum(delays)) <= dt.timedelta(days=4)
     assert failing.status == DeliveryStatus.DEAD and failing.next_attempt_at is None
+
     with clock.frozen(now + dt.timedelta(days=1)):
         _sweep(django_capture_on_commit_callbacks)
-    sent = receiver.to("/fail")
+    sent = [r for r in receiver.to("/fail") if r.headers["webhook-id"] == failing.message_id]
     assert len(sent) == services.MAX_ATTEMPTS
-    # Every retry carries the same message id, so the receiver can deduplicate.
-    assert {request.headers["webhook-id"] for request in sent} == {failing.message_id}
-    assert len(receiver.to("/ok")) == 1
+    assert len(receiver.to("/ok")) == 2
+
+
+def test_an_endpoint_failing_for_days_is_disabled_and_the_admins_are_notified(
+    personas, receiver, django_capture_on_commit_callbacks
+):
+    from kith.accounts.models import Membership, Role
+    from kith.accounts.tests.factories import UserFactory
+    from kith.tasks.models import Notification
+
+    admin = UserFactory(email="ada@acme.example")
+    Membership.objects.create(workspace=personas.acme, user=admin, role=Role.ADMIN)
+    bad = _endpoint(personas, receiver.url("/fail"))
+    with clock.frozen(T0), django_capture_on_commit_callbacks(execute=True):
+        [first] = webhook_emit(workspace=personas.acme, event_type="contact.created", data={"id": 1})
+    with clock.frozen(T0 + dt.timedelta(hours=1)), django_capture_on_commit_callbacks(execute=True):
+        [second] = webhook_emit(workspace=personas.acme, event_type="contact.created", data={"id": 2})
+    bad.refresh_from_db()
+    assert bad.failing_since == T0 and bad.is_active
+
+    first.refresh_from_db()
+    _, now = _fail_until_dead(first, receiver, django_capture_on_commit_callbacks, T0)
+
+    # The first delivery used its whole schedule while nothing got through: the endpoint is off, its other open
+    # delivery stops (it stays in the log for a replay), and every owner and admin gets a notification.
+    bad.refresh_from_db()
+    assert not bad.is_active and bad.disabled_at == now and "Every attempt failed since" in bad.disabled_reason
+    second.refresh_from_db()
+    assert second.status == DeliveryStatus.DEAD and "disabled" in second.error
+    notified = Notification.objects.filter(kind=services.DISABLED_NOTIFICATION_KIND)
+    assert sorted(n.recipient.email for n in notified) == sorted([personas.alice.email, admin.email])
+    assert personas.bob.pk not in {n.recipient_id for n in notified}  # a rep does not manage webhooks
+    assert all(n.url == f"/settings/webhooks/{bad.pk}/edit/" and bad.url in n.text for n in notified)
+    # A disabled endpoint receives nothing new.
+    with clock.frozen(now), django_capture_on_commit_callbacks(execute=True):
+        assert webhook_emit(workspace=personas.acme, event_type="contact.created", data={"id": 3}) == []
+
+    # Turned on again by a person, it starts with a clean record.
+    services.webhook_endpoint_update(endpoint=bad, actor=personas.alice, changes={"is_active": True})
+    bad.refresh_from_db()
+    assert bad.is_active and bad.disabled_at is None and bad.failing_since is None and bad.disabled_reason == ""
+
+
+def test_a_success_in_between_keeps_a_flaky_endpoint_enabled(personas, receiver, django_capture_on_commit_callbacks):
+    endpoint = _endpoint(personas, receiver.url("/fail"))
+    with clock.frozen(T0), django_capture_on_commit_callbacks(execute=True):
+        [first] = webhook_emit(workspace=personas.acme, event_type="contact.created", data={"id": 1})
+    healthy_at = T0 + dt.timedelta(days=2, hours=5)  # before the shortest schedule (2.57 days) ends
+    _, now = _fail_until_dead(first, receiver, django_capture_on_commit_callbacks, T0, until=healthy_at)
+    # The receiver answers once in between (the same endpoint, briefly healthy): the streak ends.
+    with clock.frozen(healthy_at), django_capture_on_commit_callbacks(execute=True):
+        services.webhook_endpoint_update(endpoint=endpoint, actor=personas.alice,
+                                         changes={"url": receiver.url("/ok")})
+        webhook_emit(workspace=personas.acme, event_type="contact.created", data={"id": 2})
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since is None
+    with clock.frozen(healthy_at):
+        services.webhook_endpoint_update(endpoint=endpoint, actor=personas.alice,
+                                         changes={"url": receiver.url("/fail")})
+    first.refresh_from_db()
+    _fail_until_dead(first, receiver, django_capture_on_commit_callbacks, now)
+    endpoint.refresh_from_db()
+    first.refresh_from_db()
+    # The delivery died, but the endpoint has failed only since the success, not for two days: it stays on.
+    assert first.status == DeliveryStatus.DEAD
+    assert endpoint.is_active and endpoint.disabled_at is None and endpoint.failing_since is not None
 
 
 def test_a_second_ring_of_a_delivery_sends_nothing(personas, receiver, django_capture_on_commit_callbacks):
@@ -245,3 +329,29 @@ def test_events_stay_in_their_workspace(personas, receiver, django_capture_on_co
     with django_capture_on_commit_callbacks(execute=True):
         contact_create(workspace=personas.acme, actor=personas.alice, data={"email": "dana@x.test"})
     assert receiver.requests == [] and not WebhookDelivery.objects.exists()
+
+
+def test_a_workspace_that_allows_private_addresses_reaches_them_and_no_other_workspace_does(
+    personas, receiver, django_capture_on_commit_callbacks, settings
+):
+    settings.KITH_WEBHOOKS_ALLOW_PRIVATE = False
+    # given Acme allows private addresses and Mallory Inc does not
+    services.webhook_settings_update(workspace=personas.acme, actor=personas.alice, allow_private_addresses=True)
+    endpoint = _endpoint(personas, receiver.url("/ok"))
+    with pytest.raises(services.UnsafeWebhookUrl):
+        _endpoint(personas, receiver.url("/ok"), workspace=personas.mallory_inc)
+
+    # then Acme's delivery to 127.0.0.1 goes through
+    with django_capture_on_commit_callbacks(execute=True):
+        webhook_emit(workspace=personas.acme, event_type="contact.created", data={"id": 1})
+    assert WebhookDelivery.objects.get().status == DeliveryStatus.SUCCEEDED and len(receiver.requests) == 1
+
+    # and once Acme turns the setting off, the guard refuses at delivery time, after resolving the name
+    services.webhook_settings_update(workspace=personas.acme, actor=personas.alice, allow_private_addresses=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        [refused] = webhook_emit(workspace=personas.acme, event_type="contact.created", data={"id": 2})
+    refused.refresh_from_db()
+    assert refused.status == DeliveryStatus.FAILED and "private" in refused.error and len(receiver.requests) == 1
+    assert endpoint.pk == refused.endpoint_id
+    from kith.core.models import AuditEntry
+    assert AuditEntry.objects.filter(action="webhook_settings.updated", workspace=personas.acme).count() == 2

@@ -1,7 +1,7 @@
 import pytest
 from django.test import Client
 
-from kith.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from kith.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookSettings
 from kith.webhooks.services import webhook_emit, webhook_endpoint_create
 
 pytestmark = pytest.mark.django_db
@@ -90,3 +90,31 @@ def test_reps_get_403_and_posts_need_csrf(personas, receiver):
     strict = _client(personas.alice, enforce_csrf_checks=True)
     assert strict.post(f"{PAGE}{endpoint.pk}/rotate-secret/").status_code == 403
     assert WebhookEndpoint.objects.get().secret == endpoint.secret
+
+
+def test_alice_allows_private_addresses_for_her_workspace_only(personas, settings):
+    settings.KITH_WEBHOOKS_ALLOW_PRIVATE = False
+    client = _client(personas.alice)
+    page = client.get(PAGE).content.decode()
+    assert 'name="allow_private_addresses"' in page and "checked" not in page.split('name="allow_private_addresses"')[1][:80]
+
+    assert client.post(f"{PAGE}settings/", {"allow_private_addresses": "on"}).status_code == 302
+    assert WebhookSettings.objects.get(workspace=personas.acme).allow_private_addresses
+    assert not WebhookSettings.objects.filter(workspace=personas.mallory_inc).exists()
+    assert "checked" in client.get(PAGE).content.decode().split('name="allow_private_addresses"')[1][:80]
+    # Now a loopback endpoint can be saved in Acme, and still not in Mallory Inc.
+    created = client.post(f"{PAGE}new/", {"url": "http://127.0.0.1:9/hook", "event_types": ["*"], "is_active": "on"})
+    assert created.status_code == 200 and WebhookEndpoint.objects.filter(workspace=personas.acme).count() == 1
+    refused = _client(personas.mallory).post(f"{PAGE}new/", {"url": "http://127.0.0.1:9/hook", "event_types": ["*"]})
+    assert refused.status_code == 400
+
+    # An unchecked box turns it off again.
+    client.post(f"{PAGE}settings/", {})
+    assert not WebhookSettings.objects.get(workspace=personas.acme).allow_private_addresses
+
+
+def test_only_admins_change_webhook_settings_and_with_csrf(personas):
+    assert _client(personas.bob).post(f"{PAGE}settings/", {"allow_private_addresses": "on"}).status_code == 403
+    strict = _client(personas.alice, enforce_csrf_checks=True)
+    assert strict.post(f"{PAGE}settings/", {"allow_private_addresses": "on"}).status_code == 403
+    assert not WebhookSettings.objects.filter(allow_private_addresses=True).exists()
