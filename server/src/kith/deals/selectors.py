@@ -7,10 +7,11 @@ sees only the deals they own. Pipelines and stages are the workspace's shared st
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum, Window
+from django.db.models import Count, F, Max, Prefetch, Q, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber
 
 from kith.accounts.models import Membership, User, Workspace
@@ -147,6 +148,17 @@ def deal_board(
         if column is not None:
             column.deals.append(deal)
     return list(columns.values())
+
+
+def board_version(*, workspace: Workspace, membership: Membership | None, pipeline: Pipeline) -> str:
+    """A short fingerprint of what ``membership`` sees of ``pipeline``'s board: it changes when a visible deal is
+    created, moved, edited or deleted, or a stage changes. Open boards poll it (two small aggregates) and re-read
+    the board only when it moved, so a deal moved on one screen moves on the others within seconds."""
+    deals = (deal_list(workspace=workspace, membership=membership).filter(pipeline=pipeline).order_by()
+             .aggregate(n=Count("id"), latest=Max("updated_at")))
+    stages = pipeline.stages.order_by().aggregate(n=Count("id"), latest=Max("updated_at"))
+    parts = [deals["n"], deals["latest"], stages["n"], stages["latest"]]
+    return hashlib.blake2s(repr(parts).encode(), digest_size=8).hexdigest()
 
 
 def deal_owner_choices(*, workspace: Workspace) -> list[tuple[int, str]]:

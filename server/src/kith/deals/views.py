@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -69,10 +69,27 @@ def deal_board(request: MemberRequest) -> HttpResponse:
                                        close_from=filters.get("close_from"), close_to=filters.get("close_to"))
     # The stages as a list once: every card's "Move to" menu loops over them.
     stages = [column.stage for column in columns]
+    version = (selectors.board_version(workspace=request.workspace, membership=request.membership, pipeline=pipeline)
+               if pipeline is not None else "")
     context = {"pipelines": pipelines, "pipeline": pipeline, "columns": columns, "form": form, "stages": stages,
+               "version": version,
                "deals_root": reverse("web:deal_board"), "can_write": request.membership.can_write,
                "board_url": request.get_full_path()}
     return render(request, "deals/board.html", context)
+
+
+@member_required
+def deal_board_version(request: MemberRequest) -> HttpResponse:
+    """``{"version": …}`` of one pipeline's board (``?pipeline=``), polled by open boards to notice others' moves."""
+    pipelines = list(selectors.pipeline_list(workspace=request.workspace))
+    wanted = request.GET.get("pipeline", "")
+    pipeline = next((p for p in pipelines if str(p.pk) == wanted), None)
+    if pipeline is None:
+        raise Http404("No such pipeline.")
+    version = selectors.board_version(workspace=request.workspace, membership=request.membership, pipeline=pipeline)
+    response = JsonResponse({"version": version})
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @member_required

@@ -69,6 +69,7 @@ urlpatterns = [
     path("companies/<int:pk>/edit/", companies.company_edit, name="company_edit"),
     path("companies/<int:pk>/activities/", companies.company_activity_log, name="company_activity_log"),
     path("deals/", deals.deal_board, name="deal_board"),
+    path("deals/board-version/", deals.deal_board_version, name="deal_board_version"),
     path("deals/list/", deals.deal_list, name="deal_list"),
     path("deals/new/", deals.deal_create, name="deal_create"),
     path("deals/<int:pk>/", deals.deal_detail, name="deal_detail"),

@@ -268,7 +268,8 @@ def deals_bulk_move(*, stage: Stage, to: Stage, actor: Any) -> int:
         deal.position = start + offset
         reason = deal.lost_reason or f"Stage {stage.name} was deleted" if status == DealStatus.LOST else None
         _apply_status(deal, status, lost_reason=reason, now=now)
-    Deal.objects.bulk_update(deals, ["stage", "position", "status", "closed_at", "lost_reason"])
+        deal.updated_at = now  # bulk_update skips auto_now; open boards watch updated_at (selectors.board_version)
+    Deal.objects.bulk_update(deals, ["stage", "position", "status", "closed_at", "lost_reason", "updated_at"])
     DealStageChange.objects.bulk_create([
         DealStageChange(deal=deal, from_stage=stage, to_stage=to, changed_by=user, changed_at=now,
                         from_stage_name=stage.name, to_stage_name=to.name) for deal in deals

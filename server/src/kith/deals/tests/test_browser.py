@@ -77,3 +77,21 @@ def test_alice_drags_a_card_and_moves_another_with_the_keyboard_and_sees_the_his
     shot(page, "deal-detail")
     assert DealStageChange.objects.filter(deal=deals["Initech pilot"], to_stage_name="Needs analysis").exists()
     assert DealStageChange.objects.filter(deal=deals["Hooli upgrade"], to_stage_name="Negotiation").exists()
+
+
+def test_a_move_on_one_screen_shows_on_another_without_a_reload(live_server, personas, new_page):  # noqa: F811
+    _, deals = _board(personas)
+    alice, bob = new_page(), new_page()
+    log_in(alice, live_server.url, personas.alice.email)
+    log_in(bob, live_server.url, personas.bob.email)
+    for page in (alice, bob):
+        page.goto(f"{live_server.url}/deals/")
+        expect(_column(page, "Qualification").locator(".kith-count")).to_have_text("2")
+
+    alice.get_by_label("Move Globex renewal to").select_option(label="Move to Negotiation")
+    expect(_column(alice, "Negotiation").get_by_role("link", name="Globex renewal")).to_be_visible()
+
+    # Bob did nothing: his board polls its version and re-reads itself within a few seconds.
+    expect(_column(bob, "Negotiation").get_by_role("link", name="Globex renewal")).to_be_visible(timeout=15_000)
+    expect(_column(bob, "Qualification").locator(".kith-count")).to_have_text("1")
+    expect(bob.locator("#kith-board-status")).to_have_text("The board was updated.")

@@ -41,7 +41,8 @@ def test_the_board_reads_deals_in_a_fixed_number_of_queries(personas, sales):
 
     assert response.status_code == 200
     deal_queries = [q["sql"] for q in queries if 'FROM "deals_deal"' in q["sql"]]
-    assert len(deal_queries) == 2, deal_queries  # one aggregate, one read of the cards
+    # one aggregate, one read of the cards, one count/max for the board's live-update version
+    assert len(deal_queries) == 3, deal_queries
     assert len(queries) <= 15
 
 
@@ -136,3 +137,38 @@ def test_converting_a_lead_from_its_page_opens_the_new_deal(personas, sales):
     lead.refresh_from_db()
     assert lead.lead_status == LeadStatus.CONVERTED
     assert DealStageChange.objects.filter(deal=deal).count() == 1
+
+
+def test_the_board_version_changes_when_a_visible_deal_moves_or_goes(personas, sales):
+    deal = _deal(personas, sales)
+    client = client_for(personas.alice)
+    url = f"/deals/board-version/?pipeline={sales.pk}"
+    first = client.get(url).json()["version"]
+    assert client.get(url).json()["version"] == first
+    assert f'data-version="{first}"' in client.get("/deals/").content.decode()
+
+    services.deal_move_to_stage(deal=deal, stage=stage(sales, "Proposal"), actor=personas.alice)
+    moved = client.get(url).json()["version"]
+    services.deal_delete(deal=Deal.objects.get(pk=deal.pk), actor=personas.alice)
+    gone = client.get(url).json()["version"]
+
+    assert len({first, moved, gone}) == 3
+
+
+def test_the_board_version_of_another_workspace_s_pipeline_is_not_found(personas, sales):
+    client = client_for(personas.mallory)
+
+    assert client.get(f"/deals/board-version/?pipeline={sales.pk}").status_code == 404
+    assert client.get("/deals/board-version/?pipeline=nope").status_code == 404
+
+
+def test_a_restricted_rep_s_version_ignores_deals_he_cannot_see(personas, sales, restricted_bob):
+    _deal(personas, sales, name="Bob deal", owner=personas.bob)
+    alices = _deal(personas, sales, name="Alice deal", owner=personas.alice)
+    client = client_for(personas.bob)
+    url = f"/deals/board-version/?pipeline={sales.pk}"
+    before = client.get(url).json()["version"]
+
+    services.deal_update(deal=alices, actor=personas.alice, changes={"name": "Alice's big deal"})
+
+    assert client.get(url).json()["version"] == before

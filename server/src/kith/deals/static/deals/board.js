@@ -1,8 +1,12 @@
 // The Kanban board: drag and drop between stages (HTML5 DnD) and keyboard moves (Alt+←/→ on a focused card, or
 // its "Move to" list). Each move POSTs to the deal's move URL and then re-reads the board, so counts and totals
 // always come from the server. Without JavaScript the "Move to" lists still work as plain forms.
+// Live updates: every POLL_MS an open, visible board asks for its version (a fingerprint of what this member sees)
+// and re-reads itself only when it changed, so a move on one screen shows on every other one within seconds.
 (function () {
   "use strict";
+  var POLL_MS = 4000;
+  var busy = false;  // a drag or a move in flight: never swap the board under the user's hand
 
   function csrfToken() {
     var headers = document.body.getAttribute("hx-headers");
@@ -21,6 +25,10 @@
   }
 
   function refresh(focusId) {
+    var active = document.activeElement;
+    var keepFocus = focusId || (active && active.closest && active.closest(".kith-deal-card") ?
+      active.closest(".kith-deal-card").dataset.dealId : null);
+    focusId = keepFocus;
     return fetch(window.location.href, { headers: { "X-Requested-With": "fetch" }, credentials: "same-origin" })
       .then(function (response) { return response.text(); })
       .then(function (html) {
@@ -45,6 +53,7 @@
     if (position !== null && position !== undefined) { body.append("position", String(position)); }
     if (reason) { body.append("lost_reason", reason); }
     card.classList.add("is-moving");
+    busy = true;
     return fetch(card.dataset.moveUrl, {
       method: "POST", body: body, credentials: "same-origin",
       headers: { "X-CSRFToken": csrfToken(), "Accept": "application/json" }
@@ -53,7 +62,7 @@
         announce(response.ok ? card.dataset.dealName + " moved to " + stageName + "." : data.error);
         return refresh(card.dataset.dealId);
       });
-    });
+    }).finally(function () { busy = false; });
   }
 
   function dropIndex(list, y) {
@@ -71,11 +80,13 @@
     board.querySelectorAll(".kith-deal-card").forEach(function (card) {
       card.addEventListener("dragstart", function (event) {
         dragged = card;
+        busy = true;
         card.classList.add("is-dragging");
         event.dataTransfer.effectAllowed = "move";
         event.dataTransfer.setData("text/plain", card.dataset.dealId);
       });
       card.addEventListener("dragend", function () {
+        busy = false;
         card.classList.remove("is-dragging");
         board.querySelectorAll(".is-drop-target").forEach(function (el) { el.classList.remove("is-drop-target"); });
       });
@@ -116,8 +127,23 @@
     });
   }
 
+  function poll() {
+    var board = document.getElementById("kith-board");
+    if (!board || busy || document.visibilityState !== "visible" || !board.dataset.versionUrl) { return; }
+    var active = document.activeElement;
+    if (active && active.tagName === "SELECT" && board.contains(active)) { return; }  // a "Move to" list is open
+    fetch(board.dataset.versionUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (data) {
+        var current = document.getElementById("kith-board");
+        if (!data || busy || !current || data.version === current.dataset.version) { return; }
+        return refresh(null).then(function () { announce("The board was updated."); });
+      })
+      .catch(function () { /* offline for a moment: the next poll tries again */ });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var board = document.getElementById("kith-board");
-    if (board) { bind(board); }
+    if (board) { bind(board); window.setInterval(poll, POLL_MS); }
   });
 })();
