@@ -35,3 +35,17 @@ def personas(db):
     from kith.accounts.tests.factories import Personas
 
     return Personas.build()
+
+
+@pytest.fixture(autouse=True)
+def _clock_is_released() -> object:
+    """A test that leaves ``kith.core.clock`` frozen would move time for every later test in its process (a row
+    "created an hour ago" by the database looks like the far future to code reading the frozen clock). Fail the
+    test that does it, and release the clock so the next test is not hurt."""
+    from kith.core import clock
+
+    clock._override = None
+    yield
+    leaked, clock._override = clock._override, None
+    if leaked is not None:
+        pytest.fail(f"the test left kith.core.clock frozen at {leaked.isoformat()}", pytrace=False)

@@ -113,6 +113,9 @@ class WorkspaceView(APIView):
 class WorkspaceScopedViewSet(viewsets.GenericViewSet):
     admin_only = True
     lookup_value_converter = "int"
+    # The router builds regex paths, where the converter above is ignored: without this, "/topics/%C2%A03/" would
+    # reach get_object() and int("\xa03") == 3 would find topic 3. ASCII digits only, as the schema says.
+    lookup_value_regex = "[0-9]+"
 
     @property
     def workspace(self) -> Any:
