@@ -13,7 +13,7 @@ the same step — per batch of the same size and transaction, claim with the sam
 score to the contacts, insert the step rows and complete the runs (4 statements) — from as many processes (psycopg,
 one connection each) as there are workers. No Django, no broker, no step executor.
 
-    .venv/bin/python bench/wakeup.py [--runs-count 100000] [--workers 2] [--runs 3]
+    .venv/bin/python bench/wakeup.py [--runs-count 100000] [--workers 3] [--runs 3]
         [--database-url postgres://postgres@127.0.0.1:5432/kith_bench_wakeup]
         [--broker-url redis://127.0.0.1:6379/7]
 """
@@ -113,14 +113,15 @@ def _vacuum(database_url: str) -> None:
 
 
 def _wait_done(workflow_id: int, count: int, timeout: float) -> float:
-    """Seconds until every run of the workflow completed (polling one indexed count)."""
-    from kith.workflows.models import Run, RunState
+    """Seconds until no run of the workflow is waiting or running any more (polled every 0.1 s with an EXISTS on the
+    (workflow, state) index: cheap, so the poll does not take CPU from the workers it measures)."""
+    from kith.workflows.models import OPEN_STATES, Run
 
     start = time.perf_counter()
     while time.perf_counter() - start < timeout:
-        if Run.objects.filter(workflow_id=workflow_id, state=RunState.COMPLETED).count() >= count:
+        if not Run.objects.filter(workflow_id=workflow_id, state__in=OPEN_STATES).exists():
             return time.perf_counter() - start
-        time.sleep(0.05)
+        time.sleep(0.1)
     raise SystemExit(f"runs did not complete within {timeout} s")
 
 
@@ -174,7 +175,10 @@ def _kith_run(workspace_id: int, workflow_id: int, count: int) -> float:
 
 
 def _baseline(database_url: str, workspace_id: int, workflow_id: int, count: int, processes: int, batch: int) -> float:
-    procs = [multiprocessing.Process(target=_baseline_worker, args=(database_url, workspace_id, batch))
+    # Spawned, not forked: this process holds the broker client's threads and locks, which a fork would copy
+    # mid-use (the child then hangs before it connects).
+    spawn = multiprocessing.get_context("spawn")
+    procs = [spawn.Process(target=_baseline_worker, args=(database_url, workspace_id, batch))
              for _ in range(processes)]
     start = time.perf_counter()
     for proc in procs:
@@ -236,7 +240,7 @@ def _verify(workflow_id: int, count: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs-count", type=int, default=100_000)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     parser.add_argument("--broker-url", default=os.environ.get("BENCH_BROKER_URL", DEFAULT_BROKER))

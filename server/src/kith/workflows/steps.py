@@ -59,12 +59,29 @@ class Outcome:
 
 
 @dataclass
+class BatchEffects:
+    """Effects that steps of one batch transaction (``runner._steps_execute_batch``) leave to be written together
+    before it commits: still in the transaction of the steps that made them, so each still commits with its
+    ``RunStep`` row. A batch never holds two runs of one contact, so deferring cannot reorder one contact's
+    writes."""
+
+    scores: dict[int, list[int]] = field(default_factory=dict)  # delta → contact ids
+
+    def flush(self) -> None:
+        for delta, contact_ids in self.scores.items():
+            Contact.objects.filter(pk__in=contact_ids).update(engagement_score=F("engagement_score") + delta)
+        self.scores.clear()
+
+
+@dataclass
 class StepContext:
     run: Run
     workflow: Workflow
     contact: Contact
     step: Mapping[str, Any]
     now: dt.datetime
+    # Set in a batch: steps with a set-based effect add it here instead of writing it row by row.
+    batch: BatchEffects | None = None
 
     @property
     def source_id(self) -> str:
@@ -223,7 +240,10 @@ def _create_task(ctx: StepContext) -> Outcome:
 
 
 def _adjust_score(ctx: StepContext) -> Outcome:
-    Contact.objects.filter(pk=ctx.contact.pk).update(engagement_score=F("engagement_score") + ctx.step["delta"])
+    if ctx.batch is not None:
+        ctx.batch.scores.setdefault(ctx.step["delta"], []).append(ctx.contact.pk)
+    else:
+        Contact.objects.filter(pk=ctx.contact.pk).update(engagement_score=F("engagement_score") + ctx.step["delta"])
     return Outcome(ctx.step.get("next"), {"delta": ctx.step["delta"]})
 
 
