@@ -37,7 +37,14 @@ from django.db.models import F, Q
 from kith.contacts.models import Contact
 from kith.core import clock
 from kith.core.jobs import enqueue_on_commit, job
-from kith.workflows.models import Run, RunState, RunStep, RunStepState, Workflow, WorkflowVersion
+from kith.workflows.models import (
+    Run,
+    RunState,
+    RunStep,
+    RunStepState,
+    Workflow,
+    WorkflowVersion,
+)
 from kith.workflows.steps import EXECUTORS, BatchEffects, StepContext
 
 logger = logging.getLogger(__name__)
