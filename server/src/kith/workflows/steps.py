@@ -220,6 +220,22 @@ def _assign_owner(ctx: StepContext) -> Outcome:
         Workflow.objects.filter(pk=ctx.workflow.pk).update(assign_seq=F("assign_seq") + 1)
         seq = Workflow.objects.filter(pk=ctx.workflow.pk).values_list("assign_seq", flat=True).get()
         user = users[(seq - 1) % len(users)]
+    elif ctx.step.get("mode") == "rule":
+        # The first rule whose condition the contact matches names the owner (one EXISTS per rule tried); none
+        # matching falls back to the default, or leaves the owner as it is.
+        user = ctx.step.get("default")
+        matched = None
+        for index, rule in enumerate(ctx.step["rules"]):
+            condition = segment_condition(workspace=ctx.workflow.workspace, definition=rule["condition"])
+            if Contact.objects.filter(pk=ctx.contact.pk).filter(condition).exists():
+                user, matched = rule["user"], index
+                break
+        if user is None:
+            return Outcome(ctx.step.get("next"), {"skipped": "No rule matched and there is no default owner."},
+                           skipped=True)
+        outcome = _update(ctx, {"owner": user})
+        outcome.result["rule"] = matched
+        return outcome
     else:
         user = ctx.step["user"]
     return _update(ctx, {"owner": user})
