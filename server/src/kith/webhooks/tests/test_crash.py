@@ -23,7 +23,11 @@ from kith.core.tests.conftest import broker_url, celery_broker, workers  # noqa:
 from kith.core.tests.jobs_processes import Workers, wait_for
 from kith.webhooks import services
 from kith.webhooks.models import DeliveryStatus, WebhookDelivery
-from kith.webhooks.services import webhook_emit, webhook_endpoint_create, webhook_settings_update
+from kith.webhooks.services import (
+    webhook_emit,
+    webhook_endpoint_create,
+    webhook_settings_update,
+)
 
 pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
 
