@@ -254,6 +254,10 @@ def _member(check: _Check, step: Mapping[str, Any], setting: str, value: Any) ->
         check.add(step["id"], setting, "Choose a member of this workspace.")
 
 
+# Rules of one "assign owner by rule" step: each is one query when the step runs, so a routing table, not a program.
+MAX_OWNER_RULES = 20
+
+
 def _assign_owner(check: _Check, step: Mapping[str, Any]) -> None:
     mode = step.get("mode", "fixed")
     if mode == "fixed":
@@ -265,8 +269,24 @@ def _assign_owner(check: _Check, step: Mapping[str, Any]) -> None:
             return
         for user in users:
             _member(check, step, "users", user)
+    elif mode == "rule":
+        rules = step.get("rules")
+        if not isinstance(rules, list) or not rules or len(rules) > MAX_OWNER_RULES:
+            check.add(step["id"], "rules", f"Give 1 to {MAX_OWNER_RULES} rules: a condition and a member each.")
+            return
+        for index, rule in enumerate(rules):
+            if not isinstance(rule, Mapping) or set(rule) != {"condition", "user"} or not rule["condition"]:
+                check.add(step["id"], f"rules.{index}", 'Give {"condition": a segment condition, "user": a member}.')
+                continue
+            try:
+                segment_condition(workspace=check.workspace, definition=rule["condition"])
+            except InvalidSegment as exc:
+                check.add(step["id"], f"rules.{index}.condition", exc.message)
+            _member(check, step, f"rules.{index}.user", rule["user"])
+        if step.get("default") is not None:
+            _member(check, step, "default", step["default"])
     else:
-        check.add(step["id"], "mode", "Use fixed or round_robin.")
+        check.add(step["id"], "mode", "Use fixed, round_robin or rule.")
 
 
 def _create_task(check: _Check, step: Mapping[str, Any]) -> None:

@@ -52,6 +52,26 @@ def _int_or_none(value: Any) -> int | None:
     return int(value) if isinstance(value, str) and value.isdigit() and len(value) < 18 else None
 
 
+
+
+class _JsonListField(forms.CharField):
+    """A JSON list typed into a textarea (the rules of "assign owner by rule"); the definition validator checks
+    what is inside."""
+
+    widget = forms.Textarea(attrs={"rows": 4, "class": "font-monospace"})
+
+    def to_python(self, value: Any) -> Any:
+        text = super().to_python(value)
+        if not text:
+            return []
+        try:
+            parsed = json.loads(text)
+        except ValueError as exc:
+            raise forms.ValidationError(f"Not valid JSON: {exc}.") from exc
+        if not isinstance(parsed, list):
+            raise forms.ValidationError("Give a JSON list of rules.")
+        return parsed
+
 class JsonField(forms.CharField):
     widget = forms.Textarea(attrs={"rows": 3, "class": "font-monospace"})
 
@@ -233,8 +253,16 @@ class StepForm(forms.Form):
             add("value", forms.ChoiceField(label="Value", choices=choices, initial=step.get("value")))
         elif kind == "assign_owner":
             add("mode", forms.ChoiceField(label="How", choices=[("fixed", "One member"),
-                                                                ("round_robin", "Round-robin")],
+                                                                ("round_robin", "Round-robin"),
+                                                                ("rule", "By rule (first match)")],
                                           initial=step.get("mode", "fixed")))
+            add("rules", _JsonListField(
+                label="Rules", required=False, initial=json.dumps(step.get("rules", []), indent=1),
+                help_text='A JSON list, first match wins: [{"condition": {"field": "attributes.region", "op": "eq", '
+                          '"value": "EU"}, "user": 3}, …]; conditions as in segments.'))
+            add("default", forms.TypedChoiceField(label="Default when no rule matches", coerce=int,
+                                                  choices=[("", "— leave the owner"), *members], required=False,
+                                                  empty_value=None, initial=step.get("default")))
             add("user", forms.TypedChoiceField(label="Member", coerce=int, choices=[("", "—"), *members],
                                                required=False, empty_value=None, initial=step.get("user")))
             add("users", forms.TypedMultipleChoiceField(label="Round-robin members", coerce=int, choices=members,
@@ -293,6 +321,8 @@ class StepForm(forms.Form):
             step["mode"] = data["mode"]
             if data["mode"] == "fixed":
                 step["user"] = data["user"]
+            elif data["mode"] == "rule":
+                step["rules"], step["default"] = data["rules"] or [], data["default"]
             else:
                 step["users"] = data["users"]
         elif self.kind in ("create_task", "notify"):

@@ -37,8 +37,15 @@ from django.db.models import F, Q
 from kith.contacts.models import Contact
 from kith.core import clock
 from kith.core.jobs import enqueue_on_commit, job
-from kith.workflows.models import Run, RunState, RunStep, RunStepState, WorkflowVersion
-from kith.workflows.steps import EXECUTORS, StepContext
+from kith.workflows.models import (
+    Run,
+    RunState,
+    RunStep,
+    RunStepState,
+    Workflow,
+    WorkflowVersion,
+)
+from kith.workflows.steps import EXECUTORS, BatchEffects, StepContext
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +121,7 @@ _RUN_FIELDS = ["state", "finished_at", "wake_at", "lease_until", "waiting_for_ev
 
 
 def _step_apply(run: Run, contact: Contact, now: dt.datetime, *,
-                versions: dict[int, dict[str, Any]] | None = None) -> _Applied:
+                versions: dict[int, dict[str, Any]] | None = None, batch: BatchEffects | None = None) -> _Applied:
     """Execute the run's current step on the locked ``run`` (in memory; the caller saves it and inserts the
     returned ``RunStep``, in the same transaction as the step's effect)."""
     run.updated_at = now
@@ -128,7 +135,7 @@ def _step_apply(run: Run, contact: Contact, now: dt.datetime, *,
     if step is None:
         raise RuntimeError(f"Step {run.current_step!r} is not in version {run.version.number} of the workflow.")
     outcome = EXECUTORS[step["kind"]](StepContext(run=run, workflow=run.workflow, contact=contact, step=step,
-                                                  now=now))
+                                                  now=now, batch=batch))
     state = (RunStepState.WAITING if outcome.waiting_for_event else
              RunStepState.SKIPPED if outcome.skipped else RunStepState.DONE)
     # The unique (run, step, visit) key: if this visit had committed before, this INSERT fails and so does the
@@ -187,10 +194,15 @@ def _steps_execute_batch(pending: dict[int, int]) -> dict[int, int]:
     of steps a second. Returns the runs that go straight on to another step. Raises if any step raises (the
     caller then redoes the batch one run at a time, so one bad run cannot hold the others back)."""
     now = clock.now()
-    runs = [run for run in (Run.objects.select_for_update(of=("self",)).select_related("workflow__workspace",
-                                                                                       "version")
-                            .filter(pk__in=list(pending), state=RunState.RUNNING).order_by("pk"))
+    runs = [run for run in (Run.objects.select_for_update().filter(pk__in=list(pending), state=RunState.RUNNING)
+                            .order_by("pk"))
             if run.lease_token == pending[run.pk]]
+    # The workflows (with their workspace) and versions of a batch are a handful of rows shared by hundreds of
+    # runs: read once and attached, rather than joined and instantiated again for every run.
+    workflows = Workflow.objects.select_related("workspace").in_bulk({run.workflow_id for run in runs})
+    version_rows = WorkflowVersion.objects.in_bulk({run.version_id for run in runs})
+    for run in runs:
+        run.workflow, run.version = workflows[run.workflow_id], version_rows[run.version_id]
     contacts = Contact.objects.in_bulk({run.contact_id for run in runs})
     rows: list[RunStep] = []
     more: dict[int, int] = {}
@@ -198,6 +210,7 @@ def _steps_execute_batch(pending: dict[int, int]) -> dict[int, int]:
     seen: set[int] = set()
     done: list[Run] = []
     versions: dict[int, dict[str, Any]] = {}
+    effects = BatchEffects()
     for run in runs:
         if run.contact_id in seen:
             # A second run of the same contact: its step may read what the first one just wrote through another
@@ -205,7 +218,7 @@ def _steps_execute_batch(pending: dict[int, int]) -> dict[int, int]:
             more[run.pk] = run.lease_token
             continue
         seen.add(run.contact_id)
-        applied = _step_apply(run, contacts[run.contact_id], now, versions=versions)
+        applied = _step_apply(run, contacts[run.contact_id], now, versions=versions, batch=effects)
         done.append(run)
         if applied.step_row is not None:
             rows.append(applied.step_row)
@@ -216,11 +229,23 @@ def _steps_execute_batch(pending: dict[int, int]) -> dict[int, int]:
             # same wait share it (the wake claims every due run of the workspace).
             ceiling = applied.doorbell_at.replace(microsecond=0) + dt.timedelta(seconds=1)
             doorbells.add((run.workspace_id, ceiling))
+    effects.flush()
     RunStep.objects.bulk_create(rows)
-    Run.objects.bulk_update(done, _RUN_FIELDS)
+    _runs_save(done)
     for workspace_id, at in sorted(doorbells, key=lambda item: item[1]):
         enqueue_on_commit(workflow_runs_wake, run_at=at, workspace_id=workspace_id)
     return more
+
+
+def _runs_save(runs: Sequence[Run]) -> None:
+    """Write the step's changes of many runs: one UPDATE per distinct set of new values. The runs of a batch mostly
+    moved alike (all woke into the same next step), so this is one or a few statements, where Django's
+    ``bulk_update`` would build a CASE expression per field and row — measured at three quarters of a batch's time."""
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for run in runs:
+        groups.setdefault(tuple(getattr(run, name) for name in _RUN_FIELDS), []).append(run.pk)
+    for values, ids in groups.items():
+        Run.objects.filter(pk__in=ids).update(**dict(zip(_RUN_FIELDS, values, strict=True)))
 
 
 def runs_advance_claimed(*, claims: Sequence[tuple[int, int]]) -> int:

@@ -29,7 +29,7 @@ from kith.workflows.models import (
     WorkflowStatus,
     WorkflowVersion,
 )
-from kith.workflows.triggers import DATE_COLUMNS, FILTER_OPS, manual_enroll
+from kith.workflows.triggers import DATE_COLUMNS, DEAL_DATE_COLUMNS, FILTER_OPS, manual_enroll
 
 MAX_NAME_LENGTH = 200
 MAX_FILTERS = 20
@@ -86,9 +86,10 @@ def trigger_config_validate(*, workspace: Workspace, kind: str, config: Any, err
         name = config.get("field")
         definitions = {d.key: d.field_type for d in CustomFieldDefinition.objects.for_workspace(workspace)
                        .filter(object_type=ObjectType.CONTACT)}
-        if not isinstance(name, str) or not (name in DATE_COLUMNS or (
+        if not isinstance(name, str) or not (name in DATE_COLUMNS or name in DEAL_DATE_COLUMNS or (
                 name.startswith("attributes.") and definitions.get(name.removeprefix("attributes.")) == FieldType.DATE)):
-            errors.add("trigger_config.field", f"Choose {' or '.join(DATE_COLUMNS)} or attributes.<a date field>.")
+            errors.add("trigger_config.field", f"Choose {', '.join(DATE_COLUMNS + DEAL_DATE_COLUMNS)} or "
+                                               "attributes.<a date field>.")
         offset = config.get("offset_days", 0)
         if isinstance(offset, bool) or not isinstance(offset, int) or abs(offset) > MAX_REENTRY_DAYS:
             errors.add("trigger_config.offset_days", "Give whole days after the date (negative: before), "

@@ -59,12 +59,29 @@ class Outcome:
 
 
 @dataclass
+class BatchEffects:
+    """Effects that steps of one batch transaction (``runner._steps_execute_batch``) leave to be written together
+    before it commits: still in the transaction of the steps that made them, so each still commits with its
+    ``RunStep`` row. A batch never holds two runs of one contact, so deferring cannot reorder one contact's
+    writes."""
+
+    scores: dict[int, list[int]] = field(default_factory=dict)  # delta → contact ids
+
+    def flush(self) -> None:
+        for delta, contact_ids in self.scores.items():
+            Contact.objects.filter(pk__in=contact_ids).update(engagement_score=F("engagement_score") + delta)
+        self.scores.clear()
+
+
+@dataclass
 class StepContext:
     run: Run
     workflow: Workflow
     contact: Contact
     step: Mapping[str, Any]
     now: dt.datetime
+    # Set in a batch: steps with a set-based effect add it here instead of writing it row by row.
+    batch: BatchEffects | None = None
 
     @property
     def source_id(self) -> str:
@@ -203,6 +220,22 @@ def _assign_owner(ctx: StepContext) -> Outcome:
         Workflow.objects.filter(pk=ctx.workflow.pk).update(assign_seq=F("assign_seq") + 1)
         seq = Workflow.objects.filter(pk=ctx.workflow.pk).values_list("assign_seq", flat=True).get()
         user = users[(seq - 1) % len(users)]
+    elif ctx.step.get("mode") == "rule":
+        # The first rule whose condition the contact matches names the owner (one EXISTS per rule tried); none
+        # matching falls back to the default, or leaves the owner as it is.
+        user = ctx.step.get("default")
+        matched = None
+        for index, rule in enumerate(ctx.step["rules"]):
+            condition = segment_condition(workspace=ctx.workflow.workspace, definition=rule["condition"])
+            if Contact.objects.filter(pk=ctx.contact.pk).filter(condition).exists():
+                user, matched = rule["user"], index
+                break
+        if user is None:
+            return Outcome(ctx.step.get("next"), {"skipped": "No rule matched and there is no default owner."},
+                           skipped=True)
+        outcome = _update(ctx, {"owner": user})
+        outcome.result["rule"] = matched
+        return outcome
     else:
         user = ctx.step["user"]
     return _update(ctx, {"owner": user})
@@ -223,7 +256,10 @@ def _create_task(ctx: StepContext) -> Outcome:
 
 
 def _adjust_score(ctx: StepContext) -> Outcome:
-    Contact.objects.filter(pk=ctx.contact.pk).update(engagement_score=F("engagement_score") + ctx.step["delta"])
+    if ctx.batch is not None:
+        ctx.batch.scores.setdefault(ctx.step["delta"], []).append(ctx.contact.pk)
+    else:
+        Contact.objects.filter(pk=ctx.contact.pk).update(engagement_score=F("engagement_score") + ctx.step["delta"])
     return Outcome(ctx.step.get("next"), {"delta": ctx.step["delta"]})
 
 

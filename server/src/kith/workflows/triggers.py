@@ -37,6 +37,7 @@ from kith.contacts.models import Contact
 from kith.core import clock
 from kith.core.jobs import enqueue_on_commit, job
 from kith.core.models import AuditEntry
+from kith.deals.models import Deal, DealStatus
 from kith.events.hooks import events_processed_subscribe
 from kith.events.models import Event, EventType
 from kith.messaging.models import Message
@@ -343,6 +344,8 @@ def workflow_triggers_scan() -> int:
 # --- date-based ----------------------------------------------------------------------------------------------------
 
 DATE_COLUMNS = ("created_at", "last_seen_at")
+# Date triggers on a contact's deals: "deal.<column>".
+DEAL_DATE_COLUMNS = ("deal.expected_close_date", "deal.closed_at", "deal.created_at")
 
 
 def date_candidates(workflow: Workflow, *, now: dt.datetime) -> list[Candidate]:
@@ -359,8 +362,11 @@ def date_candidates(workflow: Workflow, *, now: dt.datetime) -> list[Candidate]:
     if local.time() < dt.time(hour, minute):
         return []
     target = local.date() - dt.timedelta(days=int(config.get("offset_days", 0)))
-    contacts = Contact.objects.filter(workspace_id=workflow.workspace_id)
     name = config["field"]
+    if name.startswith("deal."):
+        return _deal_date_candidates(workflow, column=name.removeprefix("deal."), target=target, zone=zone,
+                                     day=local.date())
+    contacts = Contact.objects.filter(workspace_id=workflow.workspace_id)
     if name.startswith("attributes."):
         contacts = contacts.filter(**{f"attributes__{name.removeprefix('attributes.')}": target.isoformat()})
     else:
@@ -369,6 +375,23 @@ def date_candidates(workflow: Workflow, *, now: dt.datetime) -> list[Candidate]:
     return [Candidate(contact_id=pk, trigger_key=f"date:{local.date().isoformat()}:{pk}",
                       context={"date": target.isoformat()})
             for pk in contacts.values_list("pk", flat=True)]
+
+
+def _deal_date_candidates(workflow: Workflow, *, column: str, target: dt.date, zone: zoneinfo.ZoneInfo,
+                          day: dt.date) -> list[Candidate]:
+    """The contacts of deals whose date is the target day: ``expected_close_date`` of open deals (a closed
+    deal's expected date no longer means anything), ``closed_at`` and ``created_at`` of any deal. One query; the
+    trigger key names the deal, so a contact with two such deals enters once per deal (as the re-entry rule
+    allows) and each deal once a day."""
+    deals = Deal.objects.filter(workspace_id=workflow.workspace_id, contact__isnull=False)
+    if column == "expected_close_date":
+        deals = deals.filter(status=DealStatus.OPEN, expected_close_date=target)
+    else:
+        start = dt.datetime.combine(target, dt.time(), tzinfo=zone)
+        deals = deals.filter(**{f"{column}__gte": start, f"{column}__lt": start + dt.timedelta(days=1)})
+    return [Candidate(contact_id=contact_id, trigger_key=f"date:{day.isoformat()}:deal{deal_id}",
+                      context={"date": target.isoformat(), "deal": deal_id})
+            for deal_id, contact_id in deals.order_by("pk").values_list("pk", "contact_id")]
 
 
 def date_triggers_run(*, now: dt.datetime | None = None) -> int:

@@ -11,7 +11,12 @@ import json
 import pytest
 from django.test import Client
 
-from kith.contacts.services import contact_add_tags, contact_bulk_upsert, contact_create, contact_remove_tags
+from kith.contacts.services import (
+    contact_add_tags,
+    contact_bulk_upsert,
+    contact_create,
+    contact_remove_tags,
+)
 from kith.core import clock
 from kith.core.jobs.models import Job
 from kith.events.services import event_write_key_create

@@ -67,7 +67,7 @@ def test_a_concurrent_claim_skips_the_rows_another_wake_job_is_claiming(personas
     from kith.core import clock
 
     now = clock.now()
-    _, runs = _waiting_runs(personas, [{"id": "score", "kind": "adjust_score", "delta": 1}], 20, at=now)
+    _waiting_runs(personas, [{"id": "score", "kind": "adjust_score", "delta": 1}], 20, at=now)
     holding, release, other = threading.Event(), threading.Event(), []
 
     def hold() -> None:
@@ -114,7 +114,7 @@ def test_a_batch_runs_a_chain_of_steps_and_one_short_wait_rings_once_per_workspa
              {"id": "tag", "kind": "add_tag", "tag": "woken", "next": "wait"},
              {"id": "wait", "kind": "wait", "duration": {"minutes": 10}, "next": "done"},
              {"id": "done", "kind": "adjust_score", "delta": 1}]
-    _, runs = _waiting_runs(personas, steps, 6, at=frozen_clock.now)
+    _waiting_runs(personas, steps, 6, at=frozen_clock.now)
 
     assert runs_advance_due() == 6
     assert set(Run.objects.values_list("state", "current_step")) == {(RunState.WAITING, "done")}
@@ -136,9 +136,9 @@ def test_a_batch_runs_a_chain_of_steps_and_one_short_wait_rings_once_per_workspa
 def test_a_failing_run_in_a_batch_is_redone_alone_and_the_others_complete(personas, frozen_clock):
     mail = template_create(workspace=personas.acme, actor=None, name="Mail",
                            content={"subject": "Hi", "html": "<p>Hello</p>"})
-    good, good_runs = _waiting_runs(personas, [{"id": "score", "kind": "adjust_score", "delta": 1}], 4,
+    good, _ = _waiting_runs(personas, [{"id": "score", "kind": "adjust_score", "delta": 1}], 4,
                                     at=frozen_clock.now, name="Good")
-    bad, [bad_run] = _waiting_runs(personas, [{"id": "mail", "kind": "send_email", "template": mail.pk}], 1,
+    _, [bad_run] = _waiting_runs(personas, [{"id": "mail", "kind": "send_email", "template": mail.pk}], 1,
                                    at=frozen_clock.now, name="Bad")
     Template.objects.filter(pk=mail.pk).update(current_version=None)  # the step raises
 
