@@ -107,7 +107,7 @@ def activity_log_many(*, workspace: Any, actor: Any, entries: Sequence[ManualEnt
     """Log many notes, calls and meetings at once with the rules of ``activity_log_manual`` (sanitized text, a
     subject, audited): one INSERT of the entries and one of their audit rows. Raises ``KithError`` on the first
     bad entry, before anything is written."""
-    from kith.contacts.services._common import audit_entry_build  # noqa: PLC0415 — contacts imports the timeline
+    from kith.contacts.services._common import audit_entry_build  # here: kith.contacts.services imports the timeline
 
     now = clock.now()
     person = actor if getattr(actor, "is_authenticated", False) and not getattr(actor, "is_api_key", False) else None
