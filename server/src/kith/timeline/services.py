@@ -107,7 +107,8 @@ def activity_log_many(*, workspace: Any, actor: Any, entries: Sequence[ManualEnt
     """Log many notes, calls and meetings at once with the rules of ``activity_log_manual`` (sanitized text, a
     subject, audited): one INSERT of the entries and one of their audit rows. Raises ``KithError`` on the first
     bad entry, before anything is written."""
-    from kith.contacts.services._common import audit_entry_build  # here: kith.contacts.services imports the timeline
+    # Imported here: kith.contacts.services imports this module.
+    from kith.contacts.services._common import audit_entry_build
 
     now = clock.now()
     person = actor if getattr(actor, "is_authenticated", False) and not getattr(actor, "is_api_key", False) else None
