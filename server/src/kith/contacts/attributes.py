@@ -156,17 +156,11 @@ _COERCERS = {
 }
 
 
-# Distinct (key, value) outcomes an ``attributes_clean`` cache keeps; beyond it (a column of unique values) new
-# values are cleaned without being remembered, so memory stays bounded.
-ATTRIBUTE_CACHE_SIZE = 200_000
-
-
 def attributes_clean(
     *,
     definitions: Mapping[str, CustomFieldDefinition],
     values: Any,
     current: Mapping[str, Any] | None,
-    cache: dict[tuple[str, str], tuple[bool, Any]] | None = None,
 ) -> dict[str, Any]:
     """Validate a write of custom attribute ``values`` and return the complete ``attributes`` to store.
 
@@ -176,10 +170,6 @@ def attributes_clean(
     (a removed choice, a field made required) never blocks unrelated edits of older rows.
 
     Raises ``InvalidFields`` naming every bad key as ``attributes.<key>``.
-
-    ``cache`` (for callers that clean many rows against the same ``definitions``, such as imports) memoizes the
-    outcome of each (key, text value): files repeat the same plan, city or date on thousands of rows, and a dict
-    lookup is far cheaper than parsing again. The outcome is the same with or without it.
     """
     errors = FieldErrors()
     if not isinstance(values, Mapping):
@@ -195,21 +185,6 @@ def attributes_clean(
             if definition.required:
                 errors.add(field_name(key), "This field is required.")
             result.pop(key, None)
-            continue
-        if cache is not None and isinstance(value, str):
-            outcome = cache.get((key, value))
-            if outcome is None:
-                try:
-                    outcome = (True, value_coerce(definition=definition, value=value))
-                except ValueError as exc:
-                    outcome = (False, str(exc))
-                # Lists (multiple choices) are not shared between rows: a caller may change one row's list.
-                if len(cache) < ATTRIBUTE_CACHE_SIZE and not isinstance(outcome[1], list):
-                    cache[(key, value)] = outcome
-            if outcome[0]:
-                result[key] = outcome[1]
-            else:
-                errors.add(field_name(key), outcome[1])
             continue
         try:
             result[key] = value_coerce(definition=definition, value=value)

@@ -26,6 +26,8 @@ from kith.imports.reading import SourceRow
 # Distinct cell values per plain field whose cleaned form a cleaner remembers (names, stages, countries repeat on
 # thousands of rows); a column of unique values stops being remembered there, so memory stays bounded.
 FIELD_CACHE_SIZE = 50_000
+# What a (key, cell) outcome of ``RowCleaner._attribute_outcome`` says.
+_STORED, _ERROR, _REMOVED = object(), object(), object()
 # Fields whose values are (nearly) unique per row: cleaned every time rather than remembered.
 UNIQUE_FIELDS = frozenset({"email", "external_id", "phone", "domain"})
 # Several values in one cell (tags, multiple-choice fields) are separated by commas or semicolons.
@@ -44,7 +46,7 @@ class Record:
     # The errors of ``raw_attributes`` (the checks that do not depend on whether the record exists).
     attribute_errors: dict[str, list[str]] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
-    tag_keys: list[str] = field(default_factory=list)  # Tag.key_for of each of ``tags``
+    tag_keys: tuple[str, ...] = ()  # Tag.key_for of each of ``tags``
     # Contacts and companies: the record's row of the staging table, built in the reader thread (see
     # ``kith.imports.writers.stage_values``); the "fresh" column is set once the batch knows what exists.
     staged: list[Any] | None = None
@@ -94,7 +96,7 @@ class RowCleaner:
         self._fields_clean = self._contact_fields if self.kind == ImportKind.CONTACTS else company_fields_clean
         # (field, cell) → (value, errors) of the plain fields, and (key, cell) → outcome of the attributes.
         self._field_cache: dict[tuple[str, str], tuple[Any, list[str] | None]] = {}
-        self._attribute_cache: dict[tuple[str, str], tuple[bool, Any]] = {}
+        self._attribute_cache: dict[tuple[str, str], tuple[object, Any]] = {}
 
     @property
     def plain_fields(self) -> list[str]:
@@ -152,21 +154,41 @@ class RowCleaner:
         if problems:
             return problems
         raw_attributes: dict[str, Any] = {}
+        attributes: dict[str, Any] = {}
+        attribute_errors: dict[str, list[str]] = {}
+        cache = self._attribute_cache
         for i, attr in self.attrs:
             text = cells[i].strip()
-            if text:
-                raw_attributes[attr] = ([p.strip() for p in _LIST_SPLIT.split(text) if p.strip()]
-                                        if attr in self.multi else text)
-        record = Record(number=row.number, cells=cells, key=key, values=values, raw_attributes=raw_attributes,
-                        tags=list(tags), tag_keys=list(tag_keys))
+            if not text:
+                continue
+            if attr in self.multi:
+                raw = raw_attributes[attr] = [p.strip() for p in _LIST_SPLIT.split(text) if p.strip()]
+                outcome = self._attribute_outcome(attr, raw)
+            else:
+                raw_attributes[attr] = text
+                outcome = cache.get((attr, text))
+                if outcome is None:
+                    outcome = self._attribute_outcome(attr, text)
+                    if len(cache) < FIELD_CACHE_SIZE:
+                        cache[(attr, text)] = outcome
+            if outcome[0] is _ERROR:
+                attribute_errors.update(outcome[1])
+            elif outcome[0] is not _REMOVED:
+                attributes[attr] = outcome[1]
+        return Record(number=row.number, cells=cells, key=key, values=values, raw_attributes=raw_attributes,
+                      attributes=attributes, attribute_errors=attribute_errors, tags=list(tags),
+                      tag_keys=tag_keys)
+
+    def _attribute_outcome(self, key: str, value: Any) -> tuple[object, Any]:
+        """``attributes_clean`` of one key, as the existing record's check (``current={}``) sees it: the stored
+        value, or the key's errors, or nothing to store. ``attributes_clean`` checks every key on its own, so a
+        row's attributes are the union of its keys' outcomes, and one (key, cell) outcome serves every row with
+        that cell; a new record's required fields are checked by ``finish``."""
         try:
-            # As for an existing record (``current={}``): the values given are checked; a new record's required
-            # fields are checked by ``finish``.
-            record.attributes = attributes_clean(definitions=self.definitions, values=raw_attributes, current={},
-                                                 cache=self._attribute_cache)
+            cleaned = attributes_clean(definitions=self.definitions, values={key: value}, current={})
         except InvalidFields as exc:
-            record.attribute_errors = exc.errors
-        return record
+            return _ERROR, exc.errors
+        return (_STORED, cleaned[key]) if key in cleaned else (_REMOVED, None)
 
     def finish(self, record: Record, *, exists: bool) -> dict[str, list[str]]:
         """The errors ``record`` has once it is known whether it exists: its attributes' (see ``clean``), a new

@@ -96,8 +96,8 @@ def stage_values(plan: BatchPlan, record: Record, *, postgres: bool) -> list[obj
     """``record``'s row of the staging table, its "fresh" column (whether the record is new) left ``None``: pure
     Python, so the import builds it in the reader thread while the previous batch is being written."""
     # Tags are staged by their folded key, what the tag table's unique index matches on.
-    keys = record.tag_keys if record.tag_keys or not record.tags else [_tag_key(name) for name in record.tags]
-    values: list[object] = [record.number, None, _json(keys) if keys else "[]"]
+    keys = record.tag_keys if record.tag_keys or not record.tags else tuple(_tag_key(name) for name in record.tags)
+    values: list[object] = [record.number, None, _keys_json(keys) if keys else "[]"]
     get = record.values.get
     for name in plan.fields:
         value = get(name)
@@ -119,6 +119,8 @@ def _stage_row(plan: BatchPlan, record: Record, *, fresh: bool, postgres: bool) 
 
 # json.dumps with options builds an encoder per call; one reused encoder is several times faster per row.
 _json = json.JSONEncoder(separators=(",", ":")).encode
+# The same few tag combinations recur on many rows: encode each once.
+_keys_json = functools.lru_cache(maxsize=4096)(lambda keys: _json(list(keys)))
 # A file repeats a few tag names on every row; fold each spelling once.
 _tag_key = functools.lru_cache(maxsize=4096)(Tag.key_for)
 

@@ -16,31 +16,41 @@ DEFINITIONS = {
 }
 
 
-def _outcome(values, cache):
+def _cleaner(definitions=DEFINITIONS):
+    return RowCleaner(kind="contacts", mapping={"0": "email", "1": "attr.plan", "2": "attr.seats", "3": "attr.tags"},
+                      upsert_key="email", definitions=definitions, phone_region="")
+
+
+def _direct(cells, exists):
+    """What attributes_clean says about the row's attribute cells, without any memo."""
+    values = {key: ([p.strip() for p in text.replace(";", ",").split(",") if p.strip()] if key == "tags" else text)
+              for key, text in zip(("plan", "seats", "tags"), cells, strict=True) if text.strip()}
     try:
-        return attributes_clean(definitions=DEFINITIONS, values=values, current=None, cache=cache)
+        return attributes_clean(definitions=DEFINITIONS, values=values, current={} if exists else None), {}
     except InvalidFields as exc:
-        return exc.errors
+        return None, exc.errors
 
 
-@pytest.mark.parametrize("values", [
-    {"plan": "pro", "seats": "12"}, {"plan": "gold", "seats": "x"}, {"plan": "Free"}, {"seats": "3", "nope": "1"},
-    {"plan": "", "seats": "4"}, {"tags": ["a", "B"], "seats": "1"},
-])
-def test_a_cached_clean_equals_an_uncached_one_the_first_and_the_second_time(values):
-    cache: dict = {}
-    expected = _outcome(values, None)
-    assert _outcome(values, cache) == expected
-    assert _outcome(values, cache) == expected  # now from the cache
+@pytest.mark.parametrize("cells", [("pro", "12", ""), ("gold", "x", ""), ("Free", "", ""), ("", "3", "a;B"),
+                                   ("Pro", "1", "a,c"), ("", "", "")])
+@pytest.mark.parametrize("exists", [True, False])
+def test_the_memo_gives_each_row_what_attributes_clean_gives_it(cells, exists):
+    cleaner = _cleaner()
+    expected_values, expected_errors = _direct(cells, exists)
+    for number in (2, 3):  # the second row's cells come from the memo
+        record = cleaner.clean(SourceRow(number, ["x@example.com", *cells]))
+        assert isinstance(record, Record)
+        assert cleaner.finish(record, exists=exists) == expected_errors
+        if not expected_errors:
+            assert record.attributes == expected_values
 
 
-def test_cached_lists_are_not_shared_between_rows():
-    cache: dict = {}
-    definitions = {"tags": CustomFieldDefinition(key="tags", field_type=FieldType.MULTI_CHOICE, choices=["a", "b"])}
-    first = attributes_clean(definitions=definitions, values={"tags": "a"}, current={}, cache=cache)
-    second = attributes_clean(definitions=definitions, values={"tags": "a"}, current={}, cache=cache)
-    first["tags"].append("b")
-    assert second["tags"] == ["a"]
+def test_remembered_lists_are_not_shared_between_rows():
+    cleaner = _cleaner()
+    first = cleaner.clean(SourceRow(2, ["x@example.com", "", "1", "a"]))
+    second = cleaner.clean(SourceRow(3, ["y@example.com", "", "1", "a"]))
+    first.attributes["tags"].append("b")
+    assert second.attributes["tags"] == ["a"]
 
 
 def test_the_row_cleaner_reports_a_repeated_bad_cell_on_every_row_and_required_fields_for_new_records():
