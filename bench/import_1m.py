@@ -17,6 +17,9 @@ rows/s (median of ``--runs``); peak RSS is the process's maximum (``resource.get
 runs, before the baseline.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/kith .venv/bin/python bench/import_1m.py [--rows 1000000] [--runs 3]
+
+``--profile FILE`` writes a cProfile of the Kith runs (main thread: the writes; the cleaning runs in the reader
+thread, see ``kith.imports.processing.prefetched``) for ``python -m pstats``.
 """
 
 from __future__ import annotations
@@ -42,7 +45,9 @@ sys.path.insert(0, str(ROOT / "server" / "src"))
 BASE_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/kith")
 if not BASE_URL.startswith(("postgres://", "postgresql://")):
     raise SystemExit("import_1m measures PostgreSQL: set DATABASE_URL to a PostgreSQL server.")
-BENCH_DB = f"kith_bench_import_{os.getpid()}"
+# A throwaway database, dropped at the end; KITH_BENCH_DB names it (machines shared by several people each give
+# their runs a name of their own).
+BENCH_DB = os.environ.get("KITH_BENCH_DB", f"kith_bench_import_{os.getpid()}")
 os.environ["DATABASE_URL"] = urlunsplit(urlsplit(BASE_URL)._replace(path=f"/{BENCH_DB}"))
 os.environ["DJANGO_SETTINGS_MODULE"] = "kith.settings"
 os.environ["KITH_JOBS_RUNNER"] = "immediate"
@@ -196,7 +201,13 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-write", action="store_true", help="print the result, leave bench/results alone")
+    parser.add_argument("--profile", type=Path, help="write a cProfile of the Kith runs here (implies --no-write)")
     args = parser.parse_args()
+    profiler = None
+    if args.profile:
+        import cProfile
+
+        profiler, args.no_write = cProfile.Profile(), True
     workdir = Path(tempfile.mkdtemp(prefix="kith-import-1m-"))
     path = workdir / "contacts.csv"
     csv_generate(path, args.rows)
@@ -205,7 +216,12 @@ def main() -> None:
     kith_times, base_times = [], []
     for run in range(args.runs):
         empty_tables()
+        if profiler is not None:
+            profiler.enable()
         kith_times.append(kith_run(workspace, user, path))
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         empty_tables()
         base_times.append(baseline_run(workspace, path, args.rows))

@@ -1,6 +1,7 @@
 """Demo data for contacts: about sixty companies and five hundred contacts with tags, lifecycle stages and a few
-notes. Contacts go through ``contact_bulk_upsert`` (one request, as an import would) so the demo exercises the same
-path as real imports; it runs before the deals step, which links deals to these contacts."""
+notes. Everything goes through the bulk services (``company_bulk_write``, ``contact_bulk_upsert``,
+``activity_log_many``: a handful of statements, so ``make run`` starts fast); it runs before the deals step, which
+links deals to these contacts."""
 
 from __future__ import annotations
 
@@ -15,11 +16,15 @@ from kith.contacts.models import (
     LeadStatus,
     LifecycleStage,
 )
-from kith.contacts.services import MAX_BULK_ITEMS, company_create, contact_bulk_upsert
+from kith.contacts.services import (
+    MAX_BULK_ITEMS,
+    company_bulk_write,
+    contact_bulk_upsert,
+)
 from kith.core import clock
 from kith.core.demo import DemoContext, DemoStep
 from kith.timeline.models import ActivityKind
-from kith.timeline.services import activity_log_manual
+from kith.timeline.services import ManualEntry, activity_log_many
 
 COMPANY_COUNT = 60
 CONTACT_COUNT = 500
@@ -49,14 +54,14 @@ def contacts_demo(context: DemoContext) -> None:
         return
     rng = random.Random(9134)  # fixed seed: the same demo address book every time
     member_ids = list(Membership.objects.filter(workspace=workspace).values_list("user_id", flat=True))
-    companies = []
+    company_items = []
     for number in range(COMPANY_COUNT):
         part, suffix = NAME_PARTS[number % len(NAME_PARTS)], NAME_SUFFIXES[number // len(NAME_PARTS)]
-        name = f"{part} {suffix}"
-        domain = f"{part.lower().replace(' ', '')}-{suffix.lower()}.example"
-        companies.append(company_create(workspace=workspace, actor=owner, data={
-            "name": name, "domain": domain, "industry": rng.choice(INDUSTRIES),
-            "size": rng.choice(CompanySize.values), "owner": rng.choice(member_ids)}))
+        company_items.append({
+            "name": f"{part} {suffix}", "domain": f"{part.lower().replace(' ', '')}-{suffix.lower()}.example",
+            "industry": rng.choice(INDUSTRIES), "size": rng.choice(CompanySize.values), "owner": rng.choice(member_ids)})
+    company_ids = [r.id for r in company_bulk_write(workspace=workspace, actor=owner, items=company_items)]
+    companies = list(Company.objects.filter(pk__in=company_ids).order_by("pk"))
     now = clock.now()
     items = []
     for number in range(CONTACT_COUNT):
@@ -73,11 +78,12 @@ def contacts_demo(context: DemoContext) -> None:
     for start in range(0, len(items), MAX_BULK_ITEMS):
         results = contact_bulk_upsert(workspace=workspace, actor=owner, items=items[start: start + MAX_BULK_ITEMS])
         created += [result.id for result in results if result.id is not None]
-    contacts = list(Contact.objects.filter(pk__in=created[:NOTE_COUNT]).select_related("company"))
-    for number, contact in enumerate(contacts):
-        kind = rng.choice((ActivityKind.NOTE, ActivityKind.CALL))
-        activity_log_manual(workspace=workspace, actor=owner, kind=kind, title="", body=f"<p>{NOTES[number % len(NOTES)]}</p>", contact=contact,
-                            company=contact.company, occurred_at=now - dt.timedelta(hours=rng.randrange(1, 24 * 60)))
+    contacts = list(Contact.objects.filter(pk__in=created[:NOTE_COUNT]).select_related("company").order_by("pk"))
+    activity_log_many(workspace=workspace, actor=owner, entries=[
+        ManualEntry(kind=rng.choice((ActivityKind.NOTE, ActivityKind.CALL)),
+                    body=f"<p>{NOTES[number % len(NOTES)]}</p>", contact=contact, company=contact.company,
+                    occurred_at=now - dt.timedelta(hours=rng.randrange(1, 24 * 60)))
+        for number, contact in enumerate(contacts)])
     context.say(f"Contacts: {len(companies)} companies, {len(created)} contacts, {len(contacts)} notes.")
     context.summary.append(f"Contacts: /contacts/ ({len(created)} demo contacts)")
 

@@ -16,7 +16,7 @@ import datetime as dt
 import logging
 import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
@@ -39,7 +39,7 @@ from kith.imports.models import ImportJob, ImportKind, ImportStatus
 from kith.imports.reading import Sniffed, SourceRow, line_estimate, rows
 from kith.imports.rows import KEY_LABELS, Record, RowCleaner, errors_text
 from kith.imports.selectors import existing_keys
-from kith.imports.writers import BatchPlan, BatchResult, batch_write
+from kith.imports.writers import BatchPlan, BatchResult, batch_write, stage_values
 
 logger = logging.getLogger("kith.imports")
 T = TypeVar("T")
@@ -124,7 +124,14 @@ def _run(job: ImportJob) -> None:
     report_path = storage.absolute(job.error_report_path)
     with _error_report(report_path, size=job.error_report_size, headers=job.headers) as report:
         source = rows(storage.absolute(job.file_path), sniffed, skip=job.checkpoint)
-        cleaned = _cleaned_batches(source, cleaner, label=KEY_LABELS[job.upsert_key])
+        stage = None
+        if job.kind != ImportKind.DEALS:
+            postgres = connection.vendor == "postgresql"
+
+            def stage(record: Record) -> None:
+                record.staged = stage_values(plan, record, postgres=postgres)
+
+        cleaned = _cleaned_batches(source, cleaner, label=KEY_LABELS[job.upsert_key], stage=stage)
         for batch, outcome in prefetched(cleaned):
             _batch_prepare(job, cleaner, outcome)
             _batch_commit(job, plan, outcome, batch, report=report)
@@ -184,10 +191,10 @@ def _error_report(path: Path, *, size: int, headers: Sequence[str]) -> Iterator[
 
 
 def _cleaned_batches(
-    source: Iterator[SourceRow], cleaner: Cleaner, *, label: str
+    source: Iterator[SourceRow], cleaner: Cleaner, *, label: str, stage: Callable[[Record], None] | None = None,
 ) -> Iterator[tuple[list[SourceRow], BatchOutcome]]:
-    """Batches of rows, each cleaned into records and failures (no database access: runs in ``prefetched``'s
-    thread)."""
+    """Batches of rows, each cleaned into records and failures, each record's staging row built by ``stage``
+    (no database access: runs in ``prefetched``'s thread, so this per-row work overlaps the writes)."""
     seen: set[int] = set()  # hashes of the keys met in this run: a repeated key is an error, not an update
     while batch := list(islice(source, BATCH_ROWS)):
         outcome = BatchOutcome()
@@ -204,6 +211,8 @@ def _cleaned_batches(
                 outcome.failures.append((row, f"An earlier row of this file has the same {label}."))
                 continue
             seen.add(digest)
+            if stage is not None:
+                stage(result)
             outcome.records.append(result)
         yield batch, outcome
 
@@ -245,8 +254,12 @@ def _batch_commit(
                 cursor.execute("SET LOCAL synchronous_commit = off")
         tag_names: dict[str, str] = {}
         for record in ready:
-            for name in record.tags:
-                tag_names.setdefault(Tag.key_for(name), name)  # the first spelling in the file names a new tag
+            if record.tags:
+                # The first spelling in the file names a new tag; keys were folded in the reader thread.
+                for key, name in zip(record.tag_keys or [Tag.key_for(n) for n in record.tags], record.tags,
+                                     strict=True):
+                    if key not in tag_names:
+                        tag_names[key] = name
         if tag_names:
             tags_get_or_create(workspace=job.workspace, names=list(tag_names.values()))
         try:

@@ -78,6 +78,8 @@ def _stage(plan: BatchPlan, records: Sequence[Record], existing: set[str]) -> No
         cursor.execute(f"CREATE TEMP TABLE {STAGE} AS SELECT 0 AS n, 0 AS fresh, '' AS tags, {selected} "
                        f"FROM {_q(table)} WHERE 1 = 0")
         rows = (_stage_row(plan, record, fresh=record.key not in existing, postgres=postgres) for record in records)
+        if all(record.staged is not None for record in records):  # built ahead, in the reader thread
+            rows = (_with_fresh(record.staged, record.key not in existing) for record in records)
         names = ", ".join(["n", "fresh", "tags", *(_q(c) for c in columns), "attributes"])
         if postgres:
             with cursor.cursor.copy(f"COPY {STAGE} ({names}) FROM STDIN") as copy:
@@ -90,21 +92,35 @@ def _stage(plan: BatchPlan, records: Sequence[Record], existing: set[str]) -> No
         # the joins below match on the unique index anyway (ANALYZE cost more per batch than it saved).
 
 
-def _stage_row(plan: BatchPlan, record: Record, *, fresh: bool, postgres: bool) -> tuple[object, ...]:
+def stage_values(plan: BatchPlan, record: Record, *, postgres: bool) -> list[object]:
+    """``record``'s row of the staging table, its "fresh" column (whether the record is new) left ``None``: pure
+    Python, so the import builds it in the reader thread while the previous batch is being written."""
     # Tags are staged by their folded key, what the tag table's unique index matches on.
-    keys = [_tag_key(name) for name in record.tags]
-    values: list[object] = [record.number, int(fresh), _json(keys) if keys else "[]"]
+    keys = record.tag_keys if record.tag_keys or not record.tags else tuple(_tag_key(name) for name in record.tags)
+    values: list[object] = [record.number, None, _keys_json(keys) if keys else "[]"]
+    get = record.values.get
     for name in plan.fields:
-        value = record.values.get(name)
-        if isinstance(value, dt.datetime) and not postgres:
+        value = get(name)
+        if not postgres and isinstance(value, dt.datetime):
             value = connection.ops.adapt_datetimefield_value(value)
         values.append(value)
     values.append(_json(record.attributes))
-    return tuple(values)
+    return values
+
+
+def _with_fresh(row: list[object], fresh: bool) -> list[object]:
+    row[1] = 1 if fresh else 0
+    return row
+
+
+def _stage_row(plan: BatchPlan, record: Record, *, fresh: bool, postgres: bool) -> list[object]:
+    return _with_fresh(stage_values(plan, record, postgres=postgres), fresh)
 
 
 # json.dumps with options builds an encoder per call; one reused encoder is several times faster per row.
 _json = json.JSONEncoder(separators=(",", ":")).encode
+# The same few tag combinations recur on many rows: encode each once.
+_keys_json = functools.lru_cache(maxsize=4096)(lambda keys: _json(list(keys)))
 # A file repeats a few tag names on every row; fold each spelling once.
 _tag_key = functools.lru_cache(maxsize=4096)(Tag.key_for)
 

@@ -17,7 +17,7 @@ from kith.tasks.reminders import reminders_send_due
 from kith.tasks.selectors import day_bounds
 from kith.tasks.services import task_write_many
 from kith.timeline.models import ActivityKind
-from kith.timeline.services import activity_log_manual
+from kith.timeline.services import ManualEntry, activity_log_many
 
 TASK_COUNT = 150
 LOG_COUNT = 60
@@ -41,7 +41,7 @@ def tasks_demo(context: DemoContext) -> None:
     writers = list(Membership.objects.filter(workspace=workspace).exclude(role=Role.VIEWER)
                    .values_list("user_id", flat=True).order_by("user_id"))
     contacts = list(Contact.objects.for_workspace(workspace).select_related("company").order_by("id")[:300])
-    deals = list(Deal.objects.for_workspace(workspace).order_by("id"))
+    deals = list(Deal.objects.for_workspace(workspace).select_related("contact", "company").order_by("id"))
     now = clock.now()
     today, _ = day_bounds(workspace=workspace, now=now)
     items = [_task_item(number, rng, owner.pk, writers, contacts, deals, now, today) for number in range(TASK_COUNT)]
@@ -83,20 +83,18 @@ def _task_item(number: int, rng: random.Random, owner_id: int, writers: list[int
 
 def _log_activities(rng: random.Random, owner: object, workspace: object, contacts: list[Contact],
                     deals: list[Deal], now: dt.datetime) -> int:
-    count = 0
+    entries = []
     for number, contact in enumerate(contacts[40: 40 + LOG_COUNT]):
         kind = (ActivityKind.CALL, ActivityKind.MEETING, ActivityKind.NOTE)[number % 3]
-        activity_log_manual(workspace=workspace, actor=owner, kind=kind, title="",
-                            body=f"<p>{rng.choice(LOG_TEXTS[kind])}</p>", contact=contact, company=contact.company,
-                            occurred_at=now - dt.timedelta(hours=rng.randrange(1, 24 * 45)))
-        count += 1
+        entries.append(ManualEntry(kind=kind, body=f"<p>{rng.choice(LOG_TEXTS[kind])}</p>", contact=contact,
+                                   company=contact.company,
+                                   occurred_at=now - dt.timedelta(hours=rng.randrange(1, 24 * 45))))
     for deal in deals[:10]:
-        activity_log_manual(workspace=workspace, actor=owner, kind=ActivityKind.MEETING, title="Deal review",
-                            body=f"<p>{rng.choice(LOG_TEXTS[ActivityKind.MEETING])}</p>", deal=deal,
-                            contact=deal.contact, company=deal.company,
-                            occurred_at=now - dt.timedelta(hours=rng.randrange(1, 24 * 20)))
-        count += 1
-    return count
+        entries.append(ManualEntry(kind=ActivityKind.MEETING, title="Deal review",
+                                   body=f"<p>{rng.choice(LOG_TEXTS[ActivityKind.MEETING])}</p>", deal=deal,
+                                   contact=deal.contact, company=deal.company,
+                                   occurred_at=now - dt.timedelta(hours=rng.randrange(1, 24 * 20))))
+    return len(activity_log_many(workspace=workspace, actor=owner, entries=entries))
 
 
 DEMO_STEPS: tuple[DemoStep, ...] = (tasks_demo,)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import nh3
@@ -12,6 +14,7 @@ from kith.accounts.models import Role
 from kith.core import clock
 from kith.core.audit import audit_record, snapshot
 from kith.core.errors import KithError, PermissionDenied
+from kith.core.models import AuditEntry
 from kith.timeline.models import MANUAL_KINDS, Activity, ActivityKind
 
 # Who may change or delete a note, call or meeting someone else logged: the roles that see every record
@@ -84,6 +87,48 @@ def activity_log_manual(
     audit_record(action="activity.created", actor=actor, workspace=workspace, target=activity,
                  after=snapshot(activity, ["kind", "title", "contact", "company", "deal"]))
     return activity
+
+
+@dataclass(frozen=True)
+class ManualEntry:
+    """One note, call or meeting for ``activity_log_many``: the fields of ``activity_log_manual``."""
+
+    kind: str
+    title: str = ""
+    body: str = ""
+    contact: Any = None
+    company: Any = None
+    deal: Any = None
+    occurred_at: dt.datetime | None = None
+
+
+@transaction.atomic
+def activity_log_many(*, workspace: Any, actor: Any, entries: Sequence[ManualEntry]) -> list[Activity]:
+    """Log many notes, calls and meetings at once with the rules of ``activity_log_manual`` (sanitized text, a
+    subject, audited): one INSERT of the entries and one of their audit rows. Raises ``KithError`` on the first
+    bad entry, before anything is written."""
+    # Imported here: kith.contacts.services imports this module.
+    from kith.contacts.services._common import audit_entry_build
+
+    now = clock.now()
+    person = actor if getattr(actor, "is_authenticated", False) and not getattr(actor, "is_api_key", False) else None
+    rows: list[Activity] = []
+    for entry in entries:
+        if entry.kind not in MANUAL_KINDS:
+            raise KithError(f"Log one of: {', '.join(sorted(MANUAL_KINDS))}.", field="kind")
+        if entry.contact is None and entry.company is None and entry.deal is None:
+            raise KithError("Attach the entry to a contact, a company or a deal.", field="contact")
+        if len(entry.body) > NOTE_MAX_CHARS:
+            raise KithError(f"Keep the text under {NOTE_MAX_CHARS:,} characters.", field="body")
+        rows.append(Activity(workspace=workspace, kind=entry.kind,
+                             title=(entry.title.strip() or ActivityKind(entry.kind).label)[:255],
+                             body=sanitize_note_html(entry.body), contact=entry.contact, company=entry.company,
+                             deal=entry.deal, actor=person, occurred_at=entry.occurred_at or now))
+    Activity.objects.bulk_create(rows)
+    AuditEntry.objects.bulk_create([
+        audit_entry_build(action="activity.created", actor=actor, workspace=workspace, target=row,
+                          after=snapshot(row, ["kind", "title", "contact", "company", "deal"])) for row in rows])
+    return rows
 
 
 def _check_changeable(activity: Activity, membership: Any) -> None:
